@@ -1,0 +1,3 @@
+from .laplace_regression_label import LaplaceRegressionLabel
+
+__all__ = ['LaplaceRegressionLabel']

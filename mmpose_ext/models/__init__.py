@@ -1,0 +1,3 @@
+from .common import LaplaceIntegralScorer, RLEFlowLoss
+
+__all__ = ["LaplaceIntegralScorer", "RLEFlowLoss"]

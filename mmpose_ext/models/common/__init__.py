@@ -1,0 +1,5 @@
+"""Building blocks shared by several methods; they use nothing else of ours."""
+from .laplace_scorer import LaplaceIntegralScorer
+from .rle_flow_loss import RLEFlowLoss
+
+__all__ = ['LaplaceIntegralScorer', 'RLEFlowLoss']

@@ -1,0 +1,138 @@
+"""Residual log-likelihood estimation (RLE) loss with a RealNVP flow, configurable as MMPose's or Poseur's.
+
+`Human Pose Regression with Residual Log-likelihood Estimation` (Li et al., ICCV 2021) models the
+normalised residual ``ē = (pred − gt) / σ`` with a learned density: a RealNVP flow ``G`` plus a fixed
+"residual" distribution ``Q``. The negative log-likelihood of the target is
+
+    L = log σ − log G(ē)  [flow term]  +  −log Q(ē)  [residual term, optional]
+
+`Poseur` (Mao et al., ECCV 2022) applies the same loss to its coarse stage and to every decoder layer,
+with three differences in its code: σ arrives already positive (no sigmoid in the loss), the flow prior
+is N(0.5, I) instead of N(0, I), and the residual term is ``log(σ√(2π)) + |gt − pred| / (√2·σ)``.
+
+This module reuses MMPose's :class:`~mmpose.models.utils.realnvp.RealNVP` (6 coupling layers,
+alternating masks, 2→64→64→2 nets) and, configured as MMPose's ``RLELoss``, computes the same numbers.
+"""
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from mmpose.models.utils.realnvp import RealNVP
+from mmpose.registry import MODELS
+
+_Q_DISTRIBUTIONS = ('laplace', 'gaussian', 'poseur')
+
+
+@MODELS.register_module()
+class RLEFlowLoss(nn.Module):
+    """RLE loss with a RealNVP flow; a drop-in superset of MMPose's ``RLELoss``.
+
+    Note:
+        - instances: N
+        - keypoints: K
+        - coordinate dimension: D (must be 2: the flow is 2-D)
+
+    Args:
+        use_target_weight (bool): Multiply the per-keypoint loss by ``target_weight``.
+        size_average (bool): Divide the summed loss by the number of instances N (MMPose and Poseur both
+            normalise by N, not by N·K).
+        residual (bool): Add the residual term ``−log Q(ē)`` (RLE's "residual" design).
+        q_distribution (str): ``Q``: ``'laplace'`` → ``log(2σ) + |ē|``; ``'gaussian'`` →
+            ``log(σ√(2π)) + ē²/2`` (both as MMPose); ``'poseur'`` → ``log(σ√(2π)) + |gt − pred|/(√2σ)``
+            (Poseur's code).
+        sigma_activation (str | None): ``'sigmoid'`` when σ arrives as logits (MMPose's ``RLEHead``),
+            ``None`` when it is already positive (Poseur's heads).
+        prior_mean (float): Mean of the flow's prior N(μ·1, I): 0.0 in MMPose, 0.5 in Poseur.
+        loss_weight (float): Multiplier on the returned loss.
+        eps (float): Guards the division by σ and the log of σ.
+    """
+
+    def __init__(self,
+                 use_target_weight: bool = False,
+                 size_average: bool = True,
+                 residual: bool = True,
+                 q_distribution: str = 'laplace',
+                 sigma_activation: Optional[str] = 'sigmoid',
+                 prior_mean: float = 0.0,
+                 loss_weight: float = 1.0,
+                 eps: float = 1e-9) -> None:
+        super().__init__()
+        if q_distribution not in _Q_DISTRIBUTIONS:
+            raise ValueError(f'RLEFlowLoss: q_distribution must be one of {_Q_DISTRIBUTIONS}, '
+                             f'got {q_distribution!r}')
+        if sigma_activation not in ('sigmoid', None):
+            raise ValueError("RLEFlowLoss: sigma_activation must be 'sigmoid' or None, "
+                             f'got {sigma_activation!r}')
+        self.use_target_weight = use_target_weight
+        self.size_average = size_average
+        self.residual = residual
+        self.q_distribution = q_distribution
+        self.sigma_activation = sigma_activation
+        self.loss_weight = loss_weight
+        self.eps = eps
+        self.flow_model = RealNVP()
+        # RealNVP's prior is N(loc, cov) with `loc` a buffer: setting it is all a new prior mean needs.
+        self.flow_model.loc.fill_(prior_mean)
+
+    def _check_shapes(self, pred: Tensor, sigma: Tensor, target: Tensor) -> None:
+        if pred.dim() != 3 or pred.shape[-1] != 2:
+            raise ValueError(f'RLEFlowLoss expects pred of shape (N, K, 2), got {tuple(pred.shape)}')
+        if sigma.shape != pred.shape or target.shape != pred.shape:
+            raise ValueError(
+                'RLEFlowLoss: pred, sigma and target must have the same shape (N, K, 2); got '
+                f'pred {tuple(pred.shape)}, sigma {tuple(sigma.shape)}, target {tuple(target.shape)}. '
+                'A different K usually means the head\'s num_joints does not match the dataset '
+                'metainfo.')
+
+    def forward(self,
+                pred: Tensor,
+                sigma: Tensor,
+                target: Tensor,
+                target_weight: Optional[Tensor] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): Predicted coordinates, (N, K, 2).
+            sigma (Tensor): Predicted scales, (N, K, 2): logits if ``sigma_activation='sigmoid'``,
+                else positive values.
+            target (Tensor): Target coordinates, (N, K, 2).
+            target_weight (Tensor, optional): Per-keypoint weights, (N, K), (N, K, 1) or (N, K, 2).
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        self._check_shapes(pred, sigma, target)
+        N, K, _ = pred.shape
+        if N == 0:  # no instances: a zero that keeps the graph
+            return pred.sum() * 0.0
+
+        if self.sigma_activation == 'sigmoid':
+            sigma = sigma.sigmoid()
+        sigma = sigma.clamp(min=self.eps)
+
+        error = (pred - target) / (sigma + self.eps)  # ē, (N, K, 2)
+        log_phi = self.flow_model.log_prob(error.reshape(-1, 2))  # (N·K,)
+        log_phi = log_phi.reshape(N, K, 1)
+        loss = torch.log(sigma) - log_phi  # flow term, (N, K, 2)
+
+        if self.residual:
+            if self.q_distribution == 'laplace':
+                loss = loss + torch.log(sigma * 2) + torch.abs(error)
+            elif self.q_distribution == 'gaussian':
+                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + 0.5 * error**2
+            else:  # 'poseur'
+                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + \
+                    torch.abs(target - pred) / (math.sqrt(2) * sigma + self.eps)
+
+        if self.use_target_weight:
+            if target_weight is None:
+                raise ValueError('RLEFlowLoss: use_target_weight=True but no target_weight was given')
+            if target_weight.dim() == 2:
+                target_weight = target_weight.unsqueeze(-1)  # (N, K, 1)
+            loss = loss * target_weight
+
+        if self.size_average:
+            loss = loss / N
+        return loss.sum() * self.loss_weight
