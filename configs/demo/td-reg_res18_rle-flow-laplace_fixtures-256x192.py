@@ -7,11 +7,11 @@ _base_ = ['../rle/td-reg_res50_rle-flow-laplace-8xb64-210e_coco-256x192.py']
 data_root = '{{ fileDirname }}/../../data/fixtures/coco/'
 ann_file = data_root + 'test_coco.json'
 
-train_cfg = dict(max_epochs=60, val_interval=60)
+train_cfg = dict(max_epochs=240, val_interval=240)
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=10, start_factor=0.01, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=60, eta_min=1e-5, by_epoch=True, begin=0, end=60),
+    dict(type='CosineAnnealingLR', T_max=240, eta_min=1e-5, by_epoch=True, begin=0, end=240),
 ]
 auto_scale_lr = dict(enable=False)
 
@@ -46,5 +46,5 @@ test_evaluator = val_evaluator
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=60, save_best=None, max_keep_ckpts=1))
+    checkpoint=dict(interval=240, save_best=None, max_keep_ckpts=1))
 randomness = dict(seed=0)

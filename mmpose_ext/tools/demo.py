@@ -72,7 +72,7 @@ def visualise(cfg, checkpoint: str, image: Path, out_file: Path) -> int:
     visualizer.set_dataset_meta(model.dataset_meta)
     img = mmcv.imread(str(image), channel_order='rgb')
     visualizer.add_datasample('demo', img, data_sample=merge_data_samples(results), draw_gt=False,
-                              draw_bbox=True, kpt_thr=0.3, show=False, out_file=str(out_file))
+                              draw_bbox=True, kpt_thr=0.0, show=False, out_file=str(out_file))
     return len(results)
 
 
