@@ -23,6 +23,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.structures import PixelData
 from torch import Tensor, nn
@@ -112,17 +113,19 @@ class SCAIPoseEstimator(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  metainfo: Optional[dict] = None,
                  init_cfg=None) -> None:
-        base_cfg = _load_model_cfg(base_model)
-        if data_preprocessor is None:
-            data_preprocessor = base_cfg.get('data_preprocessor')
-        if isinstance(data_preprocessor, dict):
-            # built from MMPose's registry here: MMEngine's BaseModel would look in its own root registry
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if feature_source not in FEATURE_SOURCES:
             raise ValueError(f'SCAIPoseEstimator: feature_source must be one of {FEATURE_SOURCES}, '
                              f'got {feature_source!r}')
-        self.base = MODELS.build(base_cfg)
+        base_cfg = _load_model_cfg(base_model)
+        if data_preprocessor is None:
+            data_preprocessor = base_cfg.get('data_preprocessor')
+        # The wrapped model is an MMPose model: build it (and its data preprocessor, which MMEngine's
+        # BaseModel looks up through the default scope) in MMPose's scope, whatever scope the caller has.
+        with DefaultScope.overwrite_default_scope('mmpose'):
+            if isinstance(data_preprocessor, dict):
+                data_preprocessor = MODELS.build(data_preprocessor)
+            super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            self.base = MODELS.build(base_cfg)
         if not isinstance(self.base, TopdownPoseEstimator) or not self.base.with_head:
             raise TypeError('SCAIPoseEstimator wraps a top-down heatmap model (TopdownPoseEstimator with a '
                             f'head), got {type(self.base).__name__}')

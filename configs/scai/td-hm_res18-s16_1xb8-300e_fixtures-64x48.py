@@ -1,7 +1,8 @@
 # The frozen model for SCAI's bundled evidence run (python -m mmpose_ext.tools.scai_evidence): MMPose's
-# SimpleBaseline heatmap recipe (td-hm_res50 COCO config) shrunk to a ResNet-18 without pretrained weights at
-# 128x96 input (32x24 heatmaps), trained from scratch on the few real COCO images in data/fixtures and
-# evaluated on the same images with GT boxes. A smoke-scale CPU run, not a benchmark.
+# SimpleBaseline heatmap recipe (td-hm_res50 COCO config) shrunk for a CPU: the first three stages of a
+# ResNet-18 (stride 16, no pretrained weights), two deconvolutions, 64x48 input (16x12 heatmaps), trained
+# from scratch on the few real COCO images in data/fixtures and evaluated on the same images with GT
+# boxes. A smoke-scale run, not a benchmark.
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py']
 
 custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
@@ -9,17 +10,18 @@ custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
 data_root = '{{ fileDirname }}/../../data/fixtures/coco/'
 ann_file = data_root + 'test_coco.json'
 
-codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1)
+codec = dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=1)
 
 model = dict(
-    backbone=dict(depth=18, init_cfg=None),
-    head=dict(in_channels=512, deconv_out_channels=(128, 128, 128), decoder=codec))
+    backbone=dict(depth=18, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1), out_indices=(2, ),
+                  init_cfg=None),
+    head=dict(in_channels=256, deconv_out_channels=(128, 128), deconv_kernel_sizes=(4, 4), decoder=codec))
 
-train_cfg = dict(max_epochs=150, val_interval=150)
+train_cfg = dict(max_epochs=300, val_interval=300)
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=20, start_factor=0.01, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=150, eta_min=1e-5, by_epoch=True, begin=0, end=150),
+    dict(type='CosineAnnealingLR', T_max=300, eta_min=1e-5, by_epoch=True, begin=0, end=300),
 ]
 auto_scale_lr = dict(enable=False)
 
@@ -53,5 +55,5 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=ann_file)
 test_evaluator = val_evaluator
 
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=150, save_best=None, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=300, save_best=None, max_keep_ckpts=1))
 randomness = dict(seed=0)
