@@ -33,6 +33,9 @@ def parse_args(argv=None):
     parser.add_argument('--c-epochs', type=int, default=60)
     parser.add_argument('--adapt-steps', type=int, default=20)
     parser.add_argument('--work-dir', default=str(REPO / 'outputs/scai_evidence'))
+    parser.add_argument('--base-checkpoint', default=None, help='skip step 1 and wrap this checkpoint')
+    parser.add_argument('--features-for', nargs='*', default=['phi', 'gamma'],
+                        help="which of Φ ('phi') and Γ ('gamma') see the image features")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads (1 is much faster on a busy shared CPU)')
     return parser.parse_args(argv)
@@ -107,16 +110,18 @@ def main(argv=None) -> dict:
     root = Path(args.work_dir)
     t0 = time.time()
     base_cfg = load_cfg(BASE, root / 'base', args.base_epochs)
-    base_ckpt = train(base_cfg)
+    base_ckpt = args.base_checkpoint or train(base_cfg)
     t_base = time.time() - t0
 
     pg_cfg = load_cfg(STAGE1, root / 'phi_gamma', args.pg_epochs)
     pg_cfg.model.base_checkpoint = base_ckpt
+    pg_cfg.model.features_for = tuple(args.features_for)
     pg_ckpt = train(pg_cfg)
     t_pg = time.time() - t0 - t_base
 
     c_cfg = load_cfg(STAGE2, root / 'correction', args.c_epochs)
     c_cfg.model.base_checkpoint = None  # the stage-1 checkpoint holds the frozen model too
+    c_cfg.model.features_for = tuple(args.features_for)
     c_cfg.load_from = pg_ckpt
     c_ckpt = train(c_cfg)
     t_c = time.time() - t0 - t_base - t_pg
@@ -128,15 +133,20 @@ def main(argv=None) -> dict:
     c_cfg.model.test_cfg.adapt.enable = True
     c_cfg.model.test_cfg.adapt.steps = args.adapt_steps
     t1 = time.time()
-    results['scai_adapt'] = test(c_cfg, c_ckpt)
+    results['scai_adapt'] = test(c_cfg, c_ckpt)  # the config's optimiser: Adam
     t_adapt_test = time.time() - t1
     corr_adapt = correlation_report(c_cfg, c_ckpt)
+    c_cfg.model.test_cfg.adapt.optimizer = 'sgd'
+    results['scai_adapt_sgd'] = test(c_cfg, c_ckpt)
+    corr_adapt_sgd = correlation_report(c_cfg, c_ckpt)
 
     summary = dict(
         AP={k: v.get('coco/AP') for k, v in results.items()},
         AP50={k: v.get('coco/AP .5') for k, v in results.items()},
         distal_no_adapt=corr_no_adapt,
         distal_adapt=corr_adapt,
+        distal_adapt_sgd=corr_adapt_sgd,
+        features_for=list(args.features_for),
         seconds=dict(base_train=round(t_base, 1), phi_gamma_train=round(t_pg, 1),
                      correction_train=round(t_c, 1), adapt_test=round(t_adapt_test, 1)),
         checkpoints=dict(base=base_ckpt, phi_gamma=pg_ckpt, correction=c_ckpt),

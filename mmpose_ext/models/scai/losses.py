@@ -13,7 +13,6 @@ and averaged over all B·M maps (as ``KeypointMSELoss`` averages over B·K).
 """
 from typing import Dict, Optional
 
-import torch
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS

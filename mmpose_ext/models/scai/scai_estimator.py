@@ -16,9 +16,8 @@ default), ``'correction'`` trains C with ``L_C`` (Φ, Γ frozen). At test time C
 (:mod:`.adaptation`), switched by ``test_cfg.adapt.enable``.
 """
 import copy
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
@@ -86,6 +85,8 @@ class SCAIPoseEstimator(BaseModel):
         feature_source (str): The image feature f given to Φ and Γ: ``'head'`` = the heatmap head's
             features before its last conv (heatmap resolution; needs a ``HeatmapHead``-like head),
             ``'backbone'`` = the last backbone/neck level (resized), ``'none'`` = no image features.
+        features_for (tuple[str]): Which of ``'phi'``, ``'gamma'`` receive f (paper: both). Without f, Γ
+            can only recover H_A from (H_B, H_C, H_D), which makes it depend on H_D more.
         heatmap_loss (dict): Loss of Φ and Γ.
         correction_loss (dict): ``L_C`` of C.
         train_cfg (dict): ``stage`` (``'phi_gamma'`` | ``'correction'``), ``alternate`` (Φ and Γ on
@@ -106,6 +107,7 @@ class SCAIPoseEstimator(BaseModel):
                  gamma: dict = dict(type='SCAIFeedbackNet'),
                  correction: dict = dict(type='SCAICorrectionNet'),
                  feature_source: str = 'head',
+                 features_for: Tuple[str, ...] = ('phi', 'gamma'),
                  heatmap_loss: dict = dict(type='SCAIHeatmapLoss'),
                  correction_loss: dict = dict(type='SCAICorrectionLoss'),
                  train_cfg: Optional[dict] = None,
@@ -140,10 +142,15 @@ class SCAIPoseEstimator(BaseModel):
 
         self.chains = KinematicChains.from_config(chains, num_keypoints=num_keypoints)
         self.feature_source = feature_source
+        if not set(features_for) <= {'phi', 'gamma'}:
+            raise ValueError(f"SCAIPoseEstimator: features_for holds 'phi' and/or 'gamma', got {features_for}")
+        self.features_for = tuple(features_for)
         feat_channels = self._feature_channels()
         m = self.chains.num_chains
-        self.phi = MODELS.build(dict(phi, in_channels=3 * m, out_channels=m, feat_channels=feat_channels))
-        self.gamma = MODELS.build(dict(gamma, in_channels=3 * m, out_channels=m, feat_channels=feat_channels))
+        self.phi = MODELS.build(dict(phi, in_channels=3 * m, out_channels=m,
+                                     feat_channels=feat_channels if 'phi' in self.features_for else 0))
+        self.gamma = MODELS.build(dict(gamma, in_channels=3 * m, out_channels=m,
+                                       feat_channels=feat_channels if 'gamma' in self.features_for else 0))
         self.correction = MODELS.build(dict(correction, in_channels=2 * m, out_channels=m))
         self.heatmap_loss = MODELS.build(heatmap_loss)
         self.correction_loss = MODELS.build(correction_loss)
@@ -238,12 +245,13 @@ class SCAIPoseEstimator(BaseModel):
     # ---------------------------------------------------------------------------------- SCAI parts
     def predict_distal(self, nodes: Tensor, f: Optional[Tensor]) -> Tensor:
         """Φ: node heatmaps (B, K+V, h, w) → Ĥ_D (B, M, h, w)."""
-        return self.phi(self.chains.gather(nodes, 'ABC'), f)
+        return self.phi(self.chains.gather(nodes, 'ABC'), f if 'phi' in self.features_for else None)
 
     def feedback(self, nodes: Tensor, distal: Tensor, f: Optional[Tensor]) -> Tensor:
         """Γ: (H_B, H_C from ``nodes``, H_D = ``distal`` (B, M, h, w)) → Ĥ_A (B, M, h, w)."""
         bc = self.chains.gather(nodes, 'BC')  # (B, 2M, h, w)
-        return self.gamma(interleave(self.chains.num_chains, bc, distal), f)
+        return self.gamma(interleave(self.chains.num_chains, bc, distal),
+                          f if 'gamma' in self.features_for else None)
 
     def correct(self, nodes: Tensor, f: Optional[Tensor], adapt: bool = False
                 ) -> Tuple[Tensor, Dict[str, Tensor]]:

@@ -1,6 +1,7 @@
-"""Small SCAI set-ups shared by the SCAI tests (imported as `scai_testing`; the fixtures are in conftest): a tiny heatmap model (the first three
-stages of a ResNet-18, stride 16, two deconvolutions) at 64×48 input, 16×12 heatmaps,
-and batches of the bundled COCO / CrowdPose fixtures through MMPose's own top-down pipeline."""
+"""Small SCAI set-ups shared by the SCAI tests (imported as ``scai_testing``; fixtures are in conftest):
+a tiny heatmap model (the first three stages of a ResNet-18, stride 16, two deconvolutions) at 64×48
+input, 16×12 heatmaps, and batches of the bundled COCO / CrowdPose fixtures through MMPose's own
+top-down pipeline."""
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 

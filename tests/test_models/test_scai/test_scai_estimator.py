@@ -139,3 +139,12 @@ def test_bad_configurations():
         MODELS.build(tiny_scai(train_cfg=dict(stage='all')))
     with pytest.raises(ValueError, match='feature_source'):
         MODELS.build(tiny_scai(feature_source='neck'))
+
+
+def test_features_for_picks_which_network_sees_the_image_features(coco_batch):
+    model = _build(features_for=('phi', ))
+    assert model.phi.feat_proj is not None and model.gamma.feat_proj is None
+    data = model.data_preprocessor(copy.deepcopy(coco_batch), training=False)
+    assert model(data['inputs'][:2], None, mode='tensor').shape == (2, 17, 16, 12)
+    with pytest.raises(ValueError, match='features_for'):
+        MODELS.build(tiny_scai(features_for=('correction', )))
