@@ -280,9 +280,13 @@ class SCAIPoseEstimator(BaseModel):
 
     def replace_distal(self, heatmaps: Tensor, distal: Tensor) -> Tensor:
         """The K heatmaps with each chain's distal keypoint replaced: (B, K, h, w)."""
-        out = heatmaps.clone()
-        out[:, self.chains.distal] = distal
-        return out
+        # channel k of the result: H̃_D of chain m where k is that chain's D, else the frozen model's map k
+        # (a gather rather than an in-place index_put, so that the exported graph keeps a dynamic batch)
+        source = list(range(self.num_keypoints))
+        for m, k in enumerate(self.chains.distal):
+            source[k] = self.num_keypoints + m
+        index = torch.tensor(source, device=heatmaps.device)
+        return torch.cat([heatmaps, distal], dim=1).index_select(1, index)  # (B, K, h, w)
 
     # ------------------------------------------------------------------------------- MMEngine API
     def forward(self, inputs: Tensor, data_samples: Optional[SampleList] = None, mode: str = 'tensor'):

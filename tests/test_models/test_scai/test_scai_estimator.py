@@ -148,3 +148,12 @@ def test_features_for_picks_which_network_sees_the_image_features(coco_batch):
     assert model(data['inputs'][:2], None, mode='tensor').shape == (2, 17, 16, 12)
     with pytest.raises(ValueError, match='features_for'):
         MODELS.build(tiny_scai(features_for=('correction', )))
+
+
+def test_tensor_path_exports_to_onnx(coco_model, tmp_path):
+    """Frozen model → virtual root → Φ → Γ → C → corrected heatmaps, as one ONNX graph (opset 17)."""
+    pytest.importorskip('onnxruntime')
+    from mmpose_ext.deploy import check_onnx, export_onnx
+
+    path = export_onnx(coco_model, tmp_path / 'scai.onnx', input_shape=(1, 3, 64, 48))
+    assert check_onnx(coco_model, path, torch.randn(3, 3, 64, 48)) <= 1e-4
