@@ -36,6 +36,8 @@ def parse_args(argv=None):
     parser.add_argument('--base-checkpoint', default=None, help='skip step 1 and wrap this checkpoint')
     parser.add_argument('--features-for', nargs='*', default=['phi', 'gamma'],
                         help="which of Φ ('phi') and Γ ('gamma') see the image features")
+    parser.add_argument('--phi-residual', action='store_true',
+                        help="Φ refines the frozen model's own distal heatmap (not in the paper)")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads (1 is much faster on a busy shared CPU)')
     return parser.parse_args(argv)
@@ -116,12 +118,14 @@ def main(argv=None) -> dict:
     pg_cfg = load_cfg(STAGE1, root / 'phi_gamma', args.pg_epochs)
     pg_cfg.model.base_checkpoint = base_ckpt
     pg_cfg.model.features_for = tuple(args.features_for)
+    pg_cfg.model.phi_residual = args.phi_residual
     pg_ckpt = train(pg_cfg)
     t_pg = time.time() - t0 - t_base
 
     c_cfg = load_cfg(STAGE2, root / 'correction', args.c_epochs)
     c_cfg.model.base_checkpoint = None  # the stage-1 checkpoint holds the frozen model too
     c_cfg.model.features_for = tuple(args.features_for)
+    c_cfg.model.phi_residual = args.phi_residual
     c_cfg.load_from = pg_ckpt
     c_ckpt = train(c_cfg)
     t_c = time.time() - t0 - t_base - t_pg
@@ -147,6 +151,7 @@ def main(argv=None) -> dict:
         distal_adapt=corr_adapt,
         distal_adapt_sgd=corr_adapt_sgd,
         features_for=list(args.features_for),
+        phi_residual=args.phi_residual,
         seconds=dict(base_train=round(t_base, 1), phi_gamma_train=round(t_pg, 1),
                      correction_train=round(t_c, 1), adapt_test=round(t_adapt_test, 1)),
         checkpoints=dict(base=base_ckpt, phi_gamma=pg_ckpt, correction=c_ckpt),

@@ -85,6 +85,9 @@ class SCAIPoseEstimator(BaseModel):
         feature_source (str): The image feature f given to Φ and Γ: ``'head'`` = the heatmap head's
             features before its last conv (heatmap resolution; needs a ``HeatmapHead``-like head),
             ``'backbone'`` = the last backbone/neck level (resized), ``'none'`` = no image features.
+        phi_residual (bool): Not in the paper (its Φ never sees the frozen model's H_D): when True, Φ
+            predicts a change to the frozen model's own distal heatmap, Ĥ_D = H_D + Φ(H_A, H_B, H_C, f),
+            with Φ's last conv zero-initialised, so that SCAI starts from the frozen model's prediction.
         features_for (tuple[str]): Which of ``'phi'``, ``'gamma'`` receive f (paper: both). Without f, Γ
             can only recover H_A from (H_B, H_C, H_D), which makes it depend on H_D more.
         heatmap_loss (dict): Loss of Φ and Γ.
@@ -108,6 +111,7 @@ class SCAIPoseEstimator(BaseModel):
                  correction: dict = dict(type='SCAICorrectionNet'),
                  feature_source: str = 'head',
                  features_for: Tuple[str, ...] = ('phi', 'gamma'),
+                 phi_residual: bool = False,
                  heatmap_loss: dict = dict(type='SCAIHeatmapLoss'),
                  correction_loss: dict = dict(type='SCAICorrectionLoss'),
                  train_cfg: Optional[dict] = None,
@@ -147,6 +151,9 @@ class SCAIPoseEstimator(BaseModel):
         self.features_for = tuple(features_for)
         feat_channels = self._feature_channels()
         m = self.chains.num_chains
+        self.phi_residual = phi_residual
+        if phi_residual and 'zero_init_last' not in phi:
+            phi = dict(phi, zero_init_last=True)  # Φ starts as "the frozen model's H_D"
         self.phi = MODELS.build(dict(phi, in_channels=3 * m, out_channels=m,
                                      feat_channels=feat_channels if 'phi' in self.features_for else 0))
         self.gamma = MODELS.build(dict(gamma, in_channels=3 * m, out_channels=m,
@@ -245,7 +252,10 @@ class SCAIPoseEstimator(BaseModel):
     # ---------------------------------------------------------------------------------- SCAI parts
     def predict_distal(self, nodes: Tensor, f: Optional[Tensor]) -> Tensor:
         """Φ: node heatmaps (B, K+V, h, w) → Ĥ_D (B, M, h, w)."""
-        return self.phi(self.chains.gather(nodes, 'ABC'), f if 'phi' in self.features_for else None)
+        d_hat = self.phi(self.chains.gather(nodes, 'ABC'), f if 'phi' in self.features_for else None)
+        if self.phi_residual:
+            d_hat = d_hat + self.chains.gather(nodes, 'D')  # a change to the frozen model's H_D
+        return d_hat
 
     def feedback(self, nodes: Tensor, distal: Tensor, f: Optional[Tensor]) -> Tensor:
         """Γ: (H_B, H_C from ``nodes``, H_D = ``distal`` (B, M, h, w)) → Ĥ_A (B, M, h, w)."""

@@ -157,3 +157,13 @@ def test_tensor_path_exports_to_onnx(coco_model, tmp_path):
 
     path = export_onnx(coco_model, tmp_path / 'scai.onnx', input_shape=(1, 3, 64, 48))
     assert check_onnx(coco_model, path, torch.randn(3, 3, 64, 48)) <= 1e-4
+
+
+def test_phi_residual_starts_at_the_frozen_model(coco_batch):
+    """phi_residual: Φ and C both start at zero, so every keypoint equals MMPose's own prediction."""
+    model = _build(phi_residual=True).eval()
+    data = model.data_preprocessor(copy.deepcopy(coco_batch), training=False)
+    ours = model.predict(data['inputs'][:4], copy.deepcopy(data['data_samples'][:4]))
+    mmpose = model.base.predict(data['inputs'][:4], copy.deepcopy(data['data_samples'][:4]))
+    for a, b in zip(ours, mmpose):
+        np.testing.assert_allclose(a.pred_instances.keypoints, b.pred_instances.keypoints, rtol=1e-6, atol=1e-4)
