@@ -167,3 +167,31 @@ def test_phi_residual_starts_at_the_frozen_model(coco_batch):
     mmpose = model.base.predict(data['inputs'][:4], copy.deepcopy(data['data_samples'][:4]))
     for a, b in zip(ours, mmpose):
         np.testing.assert_allclose(a.pred_instances.keypoints, b.pred_instances.keypoints, rtol=1e-6, atol=1e-4)
+
+
+def _samples(n, weight):
+    from mmengine.structures import InstanceData, PixelData
+
+    from mmpose.structures import PoseDataSample
+    samples = []
+    for _ in range(n):
+        s = PoseDataSample()
+        s.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 12))
+        s.gt_instance_labels = InstanceData(keypoint_weights=torch.full((1, 17), weight))
+        samples.append(s)
+    return samples
+
+
+def test_invisible_keypoints_and_empty_batches(coco_model):
+    model = coco_model
+    for stage in ('phi_gamma', 'correction'):
+        model.train_cfg['stage'] = stage
+        losses = model.loss(torch.rand(2, 3, 64, 48), _samples(2, 0.0))  # nothing labelled
+        assert all(torch.isfinite(v) and v == 0 for v in losses.values()), losses
+    model.train_cfg['stage'] = 'phi_gamma'
+    with pytest.raises(ValueError, match='empty batch'):
+        model.loss(torch.rand(0, 3, 64, 48), [])
+    bad = _samples(1, 1.0)
+    bad[0].gt_fields = bad[0].gt_fields.__class__(heatmaps=torch.rand(14, 16, 12))
+    with pytest.raises(ValueError, match='14 keypoints'):
+        model.loss(torch.rand(1, 3, 64, 48), bad)
