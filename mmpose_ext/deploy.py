@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 
 class InferencePath(nn.Module):
-    """``backbone → neck → head.forward`` of an MMPose ``TopdownPoseEstimator`` as one module.
+    """``backbone → neck → head.forward`` of an MMPose ``TopdownPoseEstimator`` as one module (for a model
+    without ``extract_feat`` that wraps one, its ``forward(inputs, None, mode='tensor')``).
 
     ``forward(inputs (B, 3, H, W)) → head outputs`` (a tensor or a tuple of tensors), no data samples,
     no flip test, no decoding: what an exported graph should contain.
@@ -25,6 +26,9 @@ class InferencePath(nn.Module):
         self.model = model
 
     def forward(self, inputs: Tensor):
+        if not hasattr(self.model, 'extract_feat'):
+            # a wrapper around a top-down model (e.g. SCAIPoseEstimator): its own tensor mode
+            return self.model(inputs, None, mode='tensor')
         feats = self.model.extract_feat(inputs)
         return self.model.head.forward(feats)
 

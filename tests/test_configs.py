@@ -13,9 +13,15 @@ CONFIGS = [c for c in CONFIGS if '_base_' not in c.parts]
 
 
 def _no_pretrained(cfg):
-    """No hub is reachable here: drop pretrained init so the model builds and initialises offline."""
-    if cfg.model.backbone.get('init_cfg'):
-        cfg.model.backbone.init_cfg = None
+    """No hub is reachable here: drop pretrained init so the model builds and initialises offline.
+    A wrapper (SCAIPoseEstimator) holds the wrapped model's config in ``base_model`` and its weights in
+    ``base_checkpoint``."""
+    model = cfg.model
+    if 'base_model' in model:
+        model.base_checkpoint = None
+        model = model.base_model
+    if model.get('backbone') and model.backbone.get('init_cfg'):
+        model.backbone.init_cfg = None
     return cfg
 
 

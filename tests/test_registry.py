@@ -26,9 +26,67 @@ def _run_scorer(scorer):
     return scorer(sigma).sum(), (sigma, )
 
 
+def _run_scai_net(in_channels, feat_channels):
+    def run(net):
+        heatmaps = torch.rand(2, in_channels, 8, 6, requires_grad=True)
+        feats = torch.rand(2, feat_channels, 4, 3, requires_grad=True) if feat_channels else None
+        out = net(heatmaps, feats)
+        return out.pow(2).mean(), (heatmaps, ) + ((feats, ) if feats is not None else ())
+    return run
+
+
+def _run_scai_heatmap_loss(loss):
+    pred = torch.rand(2, 3, 8, 6, requires_grad=True)
+    return loss(pred, torch.rand(2, 3, 8, 6), torch.ones(2, 3)), (pred, )
+
+
+def _run_scai_correction_loss(loss):
+    corrected = torch.rand(2, 3, 8, 6, requires_grad=True)
+    feedback = torch.rand(2, 3, 8, 6, requires_grad=True)
+    out = loss(corrected, torch.rand(2, 3, 8, 6), feedback, torch.rand(2, 3, 8, 6), torch.rand(2, 3, 8, 6))
+    return sum(out.values()), (corrected, feedback)
+
+
+def _run_scai_estimator(model):
+    """SCAI's stage 1 with Φ and Γ in the same step (alternate=False), on random targets."""
+    from mmengine.structures import InstanceData, PixelData
+
+    from mmpose.structures import PoseDataSample
+    samples = []
+    for _ in range(2):
+        s = PoseDataSample()
+        s.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 12))
+        s.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
+        samples.append(s)
+    losses = model(torch.rand(2, 3, 64, 48), samples, mode='loss')
+    return sum(losses.values()), ()
+
+
+_SCAI_BASE = dict(
+    type='TopdownPoseEstimator',
+    backbone=dict(type='ResNet', depth=18, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+                  out_indices=(2, ), init_cfg=None),
+    head=dict(type='HeatmapHead', in_channels=256, out_channels=17, deconv_out_channels=(8, 8),
+              deconv_kernel_sizes=(4, 4), loss=dict(type='KeypointMSELoss'),
+              decoder=dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=2)))
+
 MODEL_CASES = {
     'RLEFlowLoss': (dict(type='RLEFlowLoss', use_target_weight=True), _run_rle_flow_loss),
     'LaplaceIntegralScorer': (dict(type='LaplaceIntegralScorer'), _run_scorer),
+    'SCAIPredictionNet': (dict(type='SCAIPredictionNet', in_channels=6, out_channels=2, feat_channels=5,
+                               width=8, num_layers=3), _run_scai_net(6, 5)),
+    'SCAIFeedbackNet': (dict(type='SCAIFeedbackNet', in_channels=6, out_channels=2, feat_channels=5, width=8,
+                             num_layers=3), _run_scai_net(6, 5)),
+    # zero_init_last only applies in init_weights (not called here); the module is the same either way
+    'SCAICorrectionNet': (dict(type='SCAICorrectionNet', in_channels=4, out_channels=2, width=8),
+                          _run_scai_net(4, 0)),
+    'SCAIHeatmapLoss': (dict(type='SCAIHeatmapLoss'), _run_scai_heatmap_loss),
+    'SCAICorrectionLoss': (dict(type='SCAICorrectionLoss'), _run_scai_correction_loss),
+    'SCAIPoseEstimator': (dict(type='SCAIPoseEstimator', base_model=_SCAI_BASE,
+                               phi=dict(type='SCAIPredictionNet', width=8, num_layers=3),
+                               gamma=dict(type='SCAIFeedbackNet', width=8, num_layers=3),
+                               correction=dict(type='SCAICorrectionNet', width=8, num_layers=3),
+                               train_cfg=dict(stage='phi_gamma', alternate=False)), _run_scai_estimator),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),

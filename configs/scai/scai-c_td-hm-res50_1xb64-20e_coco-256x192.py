@@ -1,0 +1,16 @@
+# SCAI stage 2: train the correction network C with L_C = a·L⁰ + b·L¹ + λ·(L¹ − L²) (a=0.85, b=0.65,
+# λ=0.45), Φ and Γ frozen, from the stage-1 checkpoint (Adam lr 4.1e-4, batch 64: the paper's recipe).
+# Test with test-time adaptation on (the default here) or off:
+#   --cfg-options model.test_cfg.adapt.enable=False
+_base_ = ['./scai-pg_td-hm-res50_1xb32-20e_coco-256x192.py']
+
+model = dict(
+    train_cfg=dict(stage='correction'),
+    test_cfg=dict(adapt=dict(enable=True)))
+
+# the stage-1 result (Φ, Γ and the frozen model's weights); set to your own work_dir's checkpoint
+load_from = 'work_dirs/scai-pg_td-hm-res50_1xb32-20e_coco-256x192/epoch_20.pth'
+
+optim_wrapper = dict(optimizer=dict(lr=4.1e-4))
+auto_scale_lr = dict(base_batch_size=64)
+train_dataloader = dict(batch_size=64)
