@@ -5,8 +5,8 @@ heatmap model, all at 256×192 and built from their configs (random weights).
 
 FLOPs are MMEngine's ``FlopAnalyzer`` count of the inference path (backbone → neck → head.forward, no
 flip test); like fvcore and the papers' tables, one multiply-add counts as one FLOP. Latency: batch 1,
-``torch.set_num_threads(threads)``, median of ``runs`` timed forwards after 3 warm-ups; compare models only
-within one run (the ratio column is vs SimpleBaseline-R50 in the same run).
+``torch.set_num_threads(threads)``, median of ``runs`` forwards after 3 warm-ups, the models timed
+round-robin; compare models only within one run (the ratio column is vs SimpleBaseline-R50 in that run).
 """
 import argparse
 import statistics
@@ -49,22 +49,35 @@ def build(config) -> 'torch.nn.Module':
     return InferencePath(model).eval()
 
 
-def measure(model, runs: int, input_shape=(1, 3, 256, 192)) -> dict:
+def count(model, input_shape=(1, 3, 256, 192)) -> dict:
+    """Parameters (M) and FLOPs (G, multiply-adds) of one inference-path forward."""
     import torch
     from mmengine.analysis import FlopAnalyzer
 
     x = torch.randn(*input_shape)
-    params = sum(p.numel() for p in model.parameters())
     with torch.no_grad():
-        flops = FlopAnalyzer(model, (x, )).unsupported_ops_warnings(False).uncalled_modules_warnings(False).total()
-        for _ in range(3):
-            model(x)
-        times = []
+        analyzer = FlopAnalyzer(model, (x, )).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        flops = analyzer.total()
+    return dict(params_M=sum(p.numel() for p in model.parameters()) / 1e6, gflops=flops / 1e9)
+
+
+def latencies(models: dict, runs: int, input_shape=(1, 3, 256, 192)) -> dict:
+    """Median latency (ms) per model; the models are timed round-robin, one forward each per round, so
+    that a load change on the machine hits all of them alike."""
+    import torch
+
+    x = torch.randn(*input_shape)
+    times = {name: [] for name in models}
+    with torch.no_grad():
+        for model in models.values():
+            for _ in range(3):
+                model(x)
         for _ in range(runs):
-            t0 = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t0)
-    return dict(params_M=params / 1e6, gflops=flops / 1e9, latency_ms=statistics.median(times) * 1e3)
+            for name, model in models.items():
+                t0 = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def main(argv=None) -> dict:
@@ -74,10 +87,10 @@ def main(argv=None) -> dict:
     import mmpose_ext  # noqa: F401  (registers TokenPose)
 
     torch.set_num_threads(args.threads)
-    results = {}
-    for name in args.models:
-        results[name] = measure(build(MODELS[name]), args.runs)
-        print(f'{NAMES[name]}: {results[name]}', flush=True)
+    models = {name: build(MODELS[name]) for name in args.models}
+    results = {name: count(model) for name, model in models.items()}
+    for name, ms in latencies(models, args.runs).items():
+        results[name]['latency_ms'] = ms
     ref = results.get('r50')
     print(f'\n| model | params (M) | GFLOPs | CPU latency (ms, bs 1, {args.threads} threads) |'
           + (' vs R50 (params / FLOPs / latency) |' if ref else ''))

@@ -1,8 +1,8 @@
-"""Helpers for the TokenPose tests: small TokenPose models and fixed batches of the bundled COCO (K=17) / CrowdPose (K=14) images, prepared
-by MMPose's own datasets, transforms and heatmap codec (64×48 crops, 16×12 heatmaps, σ=2)."""
+"""Helpers for the TokenPose tests: small TokenPose models, and fixed batches of the bundled COCO (K=17) /
+CrowdPose (K=14) images prepared by MMPose's own datasets, transforms and heatmap codec (64×48 crops,
+16×12 heatmaps, σ=2)."""
 from pathlib import Path
 
-import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
