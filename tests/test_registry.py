@@ -69,6 +69,25 @@ _SCAI_BASE = dict(
     head=dict(type='HeatmapHead', in_channels=256, out_channels=17, deconv_out_channels=(8, 8),
               deconv_kernel_sizes=(4, 4), loss=dict(type='KeypointMSELoss'),
               decoder=dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=2)))
+def _run_tokenpose_head(head):
+    from mmengine.structures import InstanceData, PixelData
+
+    from mmpose.structures import PoseDataSample
+
+    feats = torch.randn(2, 8, 8, 6, requires_grad=True)
+    samples = []
+    for _ in range(2):
+        sample = PoseDataSample()
+        sample.gt_fields = PixelData(heatmaps=torch.rand(5, 8, 6))
+        sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 5))
+        samples.append(sample)
+    return head.loss((feats, ), samples)['loss_kpt'], (feats, )
+
+
+def _run_tokenpose_stem(stem):
+    x = torch.randn(2, 3, 32, 24, requires_grad=True)
+    return stem(x)[0].square().mean(), (x, )
+
 
 MODEL_CASES = {
     'RLEFlowLoss': (dict(type='RLEFlowLoss', use_target_weight=True), _run_rle_flow_loss),
@@ -87,6 +106,11 @@ MODEL_CASES = {
                                gamma=dict(type='SCAIFeedbackNet', width=8, num_layers=3),
                                correction=dict(type='SCAICorrectionNet', width=8, num_layers=3),
                                train_cfg=dict(stage='phi_gamma', alternate=False)), _run_scai_estimator),
+    'TokenPoseHead': (dict(type='TokenPoseHead', in_channels=8, out_channels=5, patch_size=(2, 2),
+                           heatmap_size=(6, 8), embed_dims=16, depth=2, num_heads=2, hidden_dims=32),
+                      _run_tokenpose_head),
+    'TokenPoseStem': (dict(type='TokenPoseStem', stem_channels=8, out_channels=16, num_blocks=2),
+                      _run_tokenpose_stem),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),

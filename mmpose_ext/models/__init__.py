@@ -1,8 +1,9 @@
 from .common import LaplaceIntegralScorer, RLEFlowLoss
 from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet, SCAIHeatmapLoss, SCAIPoseEstimator,
                    SCAIPredictionNet)
+from .tokenpose import TokenPoseHead, TokenPoseStem
 
 __all__ = [
-    "LaplaceIntegralScorer", "RLEFlowLoss", "SCAICorrectionLoss", "SCAICorrectionNet", "SCAIFeedbackNet",
-    "SCAIHeatmapLoss", "SCAIPoseEstimator", "SCAIPredictionNet"
+    'LaplaceIntegralScorer', 'RLEFlowLoss', 'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet',
+    'SCAIHeatmapLoss', 'SCAIPoseEstimator', 'SCAIPredictionNet', 'TokenPoseHead', 'TokenPoseStem'
 ]
