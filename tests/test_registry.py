@@ -26,7 +26,17 @@ def _run_scorer(scorer):
     return scorer(sigma).sum(), (sigma, )
 
 
+def _run_emsda(attn):
+    shapes = torch.tensor([[4, 3], [2, 2]])
+    query = torch.randn(2, 5, 16, requires_grad=True)
+    value = torch.randn(2, 16, 16, requires_grad=True)
+    ref = torch.rand(2, 5, 2, 2, requires_grad=True)
+    # at Deformable DETR's init the offsets and weights ignore the query: only value and ref get gradients
+    return attn(query, value, ref, shapes).pow(2).sum(), (value, ref)
+
+
 MODEL_CASES = {
+    'EMSDA': (dict(type='EMSDA', embed_dims=16, num_heads=4, num_levels=2, num_points=2), _run_emsda),
     'RLEFlowLoss': (dict(type='RLEFlowLoss', use_target_weight=True), _run_rle_flow_loss),
     'LaplaceIntegralScorer': (dict(type='LaplaceIntegralScorer'), _run_scorer),
 }
