@@ -1,3 +1,4 @@
-from .common import LaplaceIntegralScorer, RLEFlowLoss
+from .common import EMSDA, LaplaceIntegralScorer, RLEFlowLoss
+from .poseur import PoseurHead
 
-__all__ = ["LaplaceIntegralScorer", "RLEFlowLoss"]
+__all__ = ["EMSDA", "LaplaceIntegralScorer", "PoseurHead", "RLEFlowLoss"]
