@@ -256,7 +256,9 @@ class EMSDA(BaseModule):
         locations = reference_points[:, :, None, :, None, :] + \
             offsets / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
 
-        sampled = self._sample(value, sizes, locations, weights)  # (B, Nq, H, C)
+        # sample in float32 (pixel positions need it under fp16 autocast), project in the input dtype
+        sampled = self._sample(value.float(), sizes, locations.float(), weights.float())
+        sampled = sampled.to(query.dtype)  # (B, Nq, H, C)
         # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D
         D = self.value_proj.out_features // H
         proj_w = self.value_proj.weight.view(H, D, -1)  # (H, D, C)

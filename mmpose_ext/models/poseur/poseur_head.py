@@ -254,24 +254,26 @@ class PoseurHead(BaseHead):
              train_cfg: ConfigType = {}) -> dict:
         """RLE losses of the coarse stage and of every decoder layer (all groups), plus PCK@0.05 of
         the final clean prediction."""
-        coarse_coords, coarse_sigma, dec_coords, dec_sigma = self.forward(feats)
+        # the flows' log-likelihoods in float32, also under fp16 autocast (the official force_fp32)
+        coarse_coords, coarse_sigma, dec_coords, dec_sigma = (t.float() for t in self.forward(feats))
         labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
         weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
         K = self.num_keypoints
         if labels.shape[-2] != K:
             raise ValueError(f'PoseurHead has {K} keypoints but the targets have {labels.shape[-2]}: '
                              'set num_keypoints / metainfo to the dataset\'s keypoint set')
-        labels = labels.to(coarse_coords.dtype)  # (B, K, 2), normalised by the input size
-        weights = weights.to(coarse_coords.dtype)  # (B, K)
+        labels = labels.float()  # (B, K, 2), normalised by the input size
+        weights = weights.float()  # (B, K)
 
-        losses = dict(loss_coarse=self.coarse_loss(coarse_coords, coarse_sigma, labels,
-                                                   weights.unsqueeze(-1)))
         groups = dec_coords.shape[2] // K
         labels_g = labels.repeat(1, groups, 1)  # (B, G*K, 2): every group regresses the same target
         weights_g = weights.repeat(1, groups).unsqueeze(-1)  # (B, G*K, 1)
-        for lid in range(dec_coords.shape[1]):
-            losses[f'loss_dec{lid}'] = self.decoder_loss(dec_coords[:, lid], dec_sigma[:, lid], labels_g,
-                                                         weights_g)
+        with torch.autocast(device_type=labels.device.type, enabled=False):
+            losses = dict(loss_coarse=self.coarse_loss(coarse_coords, coarse_sigma, labels,
+                                                       weights.unsqueeze(-1)))
+            for lid in range(dec_coords.shape[1]):
+                losses[f'loss_dec{lid}'] = self.decoder_loss(dec_coords[:, lid], dec_sigma[:, lid],
+                                                             labels_g, weights_g)
 
         final = dec_coords[:, -1, :K]
         if final.shape[0] > 0:
