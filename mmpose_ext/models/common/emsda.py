@@ -123,6 +123,10 @@ def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
     return out.view(B, Nq, H, C)
 
 
+def _at_least_fp32(x: Tensor) -> Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def _check_sizes(spatial_shapes, S: int, L: int) -> list:
     sizes = _level_sizes(spatial_shapes)
     if len(sizes) != L or sum(h * w for h, w in sizes) != S:
@@ -257,7 +261,8 @@ class EMSDA(BaseModule):
             offsets / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
 
         # sample in float32 (pixel positions need it under fp16 autocast), project in the input dtype
-        sampled = self._sample(value.float(), sizes, locations.float(), weights.float())
+        sampled = self._sample(_at_least_fp32(value), sizes, _at_least_fp32(locations),
+                               _at_least_fp32(weights))
         sampled = sampled.to(query.dtype)  # (B, Nq, H, C)
         # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D
         D = self.value_proj.out_features // H
