@@ -20,7 +20,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 POSEUR_CFG = REPO / 'configs/poseur/poseur_res50_8xb32-325e_coco-256x192.py'
-RLE_CFG = 'mmpose::body_2d_keypoint/topdown_regression/coco/td-reg_res50_rle-8xb64-210e_coco-256x192.py'
+RLE_CFG = 'body_2d_keypoint/topdown_regression/coco/td-reg_res50_rle-8xb64-210e_coco-256x192.py'
 LEVELS = ((64, 48), (32, 24), (16, 12), (8, 6))
 
 
@@ -101,7 +101,10 @@ def bench_models(infer_batches, train_batch: int, repeats: int) -> dict:
 
     init_default_scope('mmpose')
     results = {}
-    models = {name: _build(path)[0] for name, path in (('poseur', POSEUR_CFG), ('rle', RLE_CFG))}
+    import mmpose
+
+    rle_cfg = Path(mmpose.__file__).parent / '.mim' / 'configs' / RLE_CFG  # MMPose's own RLE-R50
+    models = {name: _build(path)[0] for name, path in (('poseur', POSEUR_CFG), ('rle', rle_cfg))}
     for batch in infer_batches:
         x = torch.randn(batch, 3, 256, 192)
         row = {}
@@ -138,7 +141,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
     parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--attn-batches', type=int, nargs='+', default=[8, 32])
+    parser.add_argument('--attn-batches', type=int, nargs='*', default=[8, 32])
     parser.add_argument('--infer-batches', type=int, nargs='+', default=[1, 32])
     parser.add_argument('--train-batch', type=int, default=8)
     parser.add_argument('--skip-models', action='store_true', help='attention only')
