@@ -11,7 +11,7 @@ train_cfg = dict(max_epochs=60, val_interval=60)
 optim_wrapper = dict(  # fp32 on CPU: a plain OptimWrapper with the recipe's AdamW and lr multipliers
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4),
     paramwise_cfg={{ _base_.optim_wrapper.paramwise_cfg }})
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=10, start_factor=0.01, by_epoch=False),
