@@ -7,7 +7,6 @@ as RLE's official ``Linear(norm=True)``) gives 2K coordinates in normalised inpu
 """
 from typing import Tuple
 
-import torch
 from torch import Tensor, nn
 
 
