@@ -87,9 +87,37 @@ def _run_tokenpose_head(head):
 def _run_tokenpose_stem(stem):
     x = torch.randn(2, 3, 32, 24, requires_grad=True)
     return stem(x)[0].square().mean(), (x, )
+def _run_emsda(attn):
+    shapes = torch.tensor([[4, 3], [2, 2]])
+    query = torch.randn(2, 5, 16, requires_grad=True)
+    value = torch.randn(2, 16, 16, requires_grad=True)
+    ref = torch.rand(2, 5, 2, 2, requires_grad=True)
+    # at Deformable DETR's init the offsets and weights ignore the query: only value and ref get gradients
+    return attn(query, value, ref, shapes).pow(2).sum(), (value, ref)
+
+
+def _run_poseur_head(head):
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    head.train()
+    feats = tuple(torch.randn(2, 16, h, w, requires_grad=True) for h, w in ((8, 6), (4, 3)))
+    samples = []
+    for _ in range(2):
+        sample = PoseDataSample()
+        sample.gt_instance_labels = InstanceData(keypoint_labels=torch.rand(1, 14, 2),
+                                                 keypoint_weights=torch.ones(1, 14))
+        samples.append(sample)
+    losses = head.loss(feats, samples)
+    return sum(v for k, v in losses.items() if k.startswith('loss')), feats
 
 
 MODEL_CASES = {
+    'PoseurHead': (dict(type='PoseurHead', in_channels=16, embed_dims=16, num_heads=2, num_levels=2,
+                        num_points=2, num_decoder_layers=2, feedforward_channels=32,
+                        metainfo=dict(from_file='configs/_base_/datasets/crowdpose.py')),
+                   _run_poseur_head),
+    'EMSDA': (dict(type='EMSDA', embed_dims=16, num_heads=4, num_levels=2, num_points=2), _run_emsda),
     'RLEFlowLoss': (dict(type='RLEFlowLoss', use_target_weight=True), _run_rle_flow_loss),
     'LaplaceIntegralScorer': (dict(type='LaplaceIntegralScorer'), _run_scorer),
     'SCAIPredictionNet': (dict(type='SCAIPredictionNet', in_channels=6, out_channels=2, feat_channels=5,

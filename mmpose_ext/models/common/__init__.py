@@ -1,5 +1,6 @@
 """Building blocks shared by several methods; they use nothing else of ours."""
+from .emsda import EMSDA
 from .laplace_scorer import LaplaceIntegralScorer
 from .rle_flow_loss import RLEFlowLoss
 
-__all__ = ['LaplaceIntegralScorer', 'RLEFlowLoss']
+__all__ = ['EMSDA', 'LaplaceIntegralScorer', 'RLEFlowLoss']

@@ -1,0 +1,272 @@
+"""Efficient multi-scale deformable attention (EMSDA), in pure PyTorch.
+
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.4.
+
+Deformable DETR's multi-scale deformable attention (MSDA; mmcv's ``MultiScaleDeformableAttention``)
+projects *every* memory token with ``value_proj`` (all H·W tokens of all levels, C×C each) and then
+samples the projected value per head at a few points. A pose decoder has only K queries, so most of
+that projection is wasted. EMSDA samples the *un-projected* value and applies each head's slice of
+``value_proj`` only to the sampled, attention-weighted result of that head:
+
+    MSDA_h(q)  = Σ_{l,p} a_{hlp} · bilinear(W_h V_l, x_{hlp}) (+ b_h)
+    EMSDA_h(q) = W_h · Σ_{l,p} a_{hlp} · bilinear(V_l, x_{hlp}) + b_h
+
+A linear map commutes with bilinear interpolation and with the weighted sum, so the two are equal
+when ``value_proj.bias`` is zero; with a bias they differ only where a sample falls outside the map
+(zero padding) and the softmax weights of the in-map samples no longer sum to one.
+
+The official code runs EMSDA as a CUDA kernel on the value repeated once per head. Here one
+``grid_sample`` per level samples all C channels of the shared value for every (query, head, point),
+so the value is never copied per head, the module runs on CPU and GPU alike and exports to ONNX
+(``GridSample``, opset >= 16).
+
+Parameter names and shapes equal mmcv's ``MultiScaleDeformableAttention`` (``sampling_offsets``,
+``attention_weights``, ``value_proj``, ``output_proj``), so its state dict loads into EMSDA.
+"""
+import math
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmpose.registry import MODELS
+
+
+def _level_sizes(spatial_shapes: Union[Tensor, Sequence]) -> list:
+    """[(h, w), ...] as Python ints (shapes must be static for slicing and for ONNX tracing)."""
+    if isinstance(spatial_shapes, Tensor):
+        spatial_shapes = spatial_shapes.tolist()
+    return [(int(h), int(w)) for h, w in spatial_shapes]
+
+
+def emsda_sample_grid(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
+                      sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
+    """Attention-weighted bilinear samples of the shared (un-projected) value, per head, with one
+    ``grid_sample`` per level (the readable path; also the one that exports to ONNX).
+
+    Note:
+        - batch: B
+        - queries: Nq
+        - memory tokens (all levels): S
+        - channels: C (all of them: the value is shared by the heads)
+        - heads: H
+        - levels: L
+        - points per head and level: P
+
+    Args:
+        value (Tensor): (B, S, C), the levels flattened row-major and concatenated.
+        spatial_shapes (Tensor | list): (L, 2) as (h, w) per level.
+        sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1], top-left (0, 0).
+            Samples outside the map read zeros (``grid_sample``, ``align_corners=False``), as mmcv.
+        attention_weights (Tensor): (B, Nq, H, L, P).
+
+    Returns:
+        Tensor: (B, Nq, H, C): for every head, Σ_{l,p} a · bilinear(V_l, x) over all C channels.
+    """
+    B, S, C = value.shape
+    _, Nq, H, L, P, _ = sampling_locations.shape
+    sizes = _check_sizes(spatial_shapes, S, L)
+    grids = 2 * sampling_locations - 1  # grid_sample's [-1, 1] convention
+    out = value.new_zeros(B, C, Nq * H)
+    start = 0
+    for lvl, (h, w) in enumerate(sizes):
+        value_l = value[:, start:start + h * w].transpose(1, 2).reshape(B, C, h, w)  # (B, C, h, w)
+        start += h * w
+        grid_l = grids[:, :, :, lvl].reshape(B, Nq * H, P, 2)  # (B, Nq*H, P, 2)
+        sampled = F.grid_sample(value_l, grid_l, mode='bilinear', padding_mode='zeros',
+                                align_corners=False)  # (B, C, Nq*H, P)
+        weights_l = attention_weights[:, :, :, lvl].reshape(B, 1, Nq * H, P)  # (B, 1, Nq*H, P)
+        out = out + (sampled * weights_l).sum(-1)  # (B, C, Nq*H)
+    return out.view(B, C, Nq, H).permute(0, 2, 3, 1)  # (B, Nq, H, C)
+
+
+def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
+                     sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
+    """The same numbers as :func:`emsda_sample_grid`, computed as one weighted gather-sum.
+
+    Bilinear interpolation reads 4 corners; folding the bilinear and attention weights together
+    turns every (query, head) into a bag of L·P·4 weighted memory rows, which
+    ``F.embedding_bag(mode='sum', per_sample_weights=...)`` sums without materialising the
+    (B, C, Nq·H, P) samples that ``grid_sample`` writes per level. Corners outside the map get
+    weight 0 (zero padding, ``align_corners=False``). Same arguments and result as
+    :func:`emsda_sample_grid`; differentiable in ``value``, ``sampling_locations`` and
+    ``attention_weights``.
+    """
+    B, S, C = value.shape
+    _, Nq, H, L, P, _ = sampling_locations.shape
+    sizes = _check_sizes(spatial_shapes, S, L)
+    device, dtype = value.device, sampling_locations.dtype
+    hw = torch.tensor(sizes, device=device)  # (L, 2) as (h, w)
+    starts = torch.cumsum(hw[:, 0] * hw[:, 1], 0) - hw[:, 0] * hw[:, 1]  # (L,)
+    h_l = hw[:, 0].view(L, 1)  # broadcasts against (B, Nq, H, L, P)
+    w_l = hw[:, 1].view(L, 1)
+    # pixel coordinates, align_corners=False: pixel centres at (i + 0.5) / size
+    x = sampling_locations[..., 0] * w_l.to(dtype) - 0.5  # (B, Nq, H, L, P)
+    y = sampling_locations[..., 1] * h_l.to(dtype) - 0.5
+    x0, y0 = x.detach().floor(), y.detach().floor()
+    fx, fy = x - x0, y - y0  # fractional parts (carry the gradient to the locations)
+    x0, y0 = x0.long(), y0.long()
+    corner_x = torch.stack([x0, x0 + 1, x0, x0 + 1], -1)  # (B, Nq, H, L, P, 4)
+    corner_y = torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
+    corner_w = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+    w_c, h_c = w_l.unsqueeze(-1), h_l.unsqueeze(-1)  # (L, 1, 1) against (..., L, P, 4)
+    inside = (corner_x >= 0) & (corner_x < w_c) & (corner_y >= 0) & (corner_y < h_c)
+    index = starts.view(L, 1, 1) + corner_y.clamp(min=0).minimum(h_c - 1) * w_c + \
+        corner_x.clamp(min=0).minimum(w_c - 1)  # (B, Nq, H, L, P, 4), token index within a sample
+    index = index + torch.arange(B, device=device).view(B, 1, 1, 1, 1, 1) * S  # into (B*S) rows
+    weights = attention_weights.unsqueeze(-1) * corner_w * inside.to(dtype)  # (B, Nq, H, L, P, 4)
+    out = F.embedding_bag(index.reshape(B * Nq * H, L * P * 4), value.reshape(B * S, C),
+                          per_sample_weights=weights.reshape(B * Nq * H, L * P * 4).to(value.dtype),
+                          mode='sum')  # (B*Nq*H, C)
+    return out.view(B, Nq, H, C)
+
+
+def _at_least_fp32(x: Tensor) -> Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _check_sizes(spatial_shapes, S: int, L: int) -> list:
+    sizes = _level_sizes(spatial_shapes)
+    if len(sizes) != L or sum(h * w for h, w in sizes) != S:
+        raise ValueError(f'EMSDA: spatial_shapes {sizes} do not match value with S={S} tokens and '
+                         f'sampling_locations with L={L} levels')
+    return sizes
+
+
+@MODELS.register_module()
+class EMSDA(BaseModule):
+    """Efficient multi-scale deformable attention (Poseur), no residual inside.
+
+    Note:
+        - batch: B
+        - queries: Nq
+        - memory tokens (all levels): S
+        - channels: C = ``embed_dims``
+        - levels: L = ``num_levels``
+
+    Args:
+        embed_dims (int): C. Must be divisible by ``num_heads``.
+        num_heads (int): Attention heads H.
+        num_levels (int): Feature levels L.
+        num_points (int): Sampling points P per head and level.
+        value_proj_ratio (float): Width of ``value_proj`` relative to C, as mmcv (its output must
+            still split into H heads).
+        sampler (str): ``'auto'`` (default): the gather-sum path (:func:`emsda_sample_bag`) in
+            eager mode and the ``grid_sample`` path (:func:`emsda_sample_grid`) while tracing or
+            exporting to ONNX; ``'bag'`` or ``'grid'`` force one. Both give the same numbers.
+        init_cfg (dict, optional): MMEngine init config; by default Deformable DETR's initialisation
+            (as mmcv: offsets on a ring per head, uniform attention, Xavier projections, zero biases).
+    """
+
+    def __init__(self,
+                 embed_dims: int = 256,
+                 num_heads: int = 8,
+                 num_levels: int = 4,
+                 num_points: int = 4,
+                 value_proj_ratio: float = 1.0,
+                 sampler: str = 'auto',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if sampler not in ('auto', 'bag', 'grid'):
+            raise ValueError(f"EMSDA: sampler must be 'auto', 'bag' or 'grid', got {sampler!r}")
+        self.sampler = sampler
+        value_dims = int(embed_dims * value_proj_ratio)
+        if embed_dims % num_heads or value_dims % num_heads:
+            raise ValueError(f'EMSDA: embed_dims ({embed_dims}) and the value width ({value_dims}) '
+                             f'must be divisible by num_heads ({num_heads})')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.num_levels = num_levels
+        self.num_points = num_points
+        self.sampling_offsets = nn.Linear(embed_dims, num_heads * num_levels * num_points * 2)
+        self.attention_weights = nn.Linear(embed_dims, num_heads * num_levels * num_points)
+        self.value_proj = nn.Linear(embed_dims, value_dims)
+        self.output_proj = nn.Linear(value_dims, embed_dims)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        """Deformable DETR's initialisation (the same scheme as mmcv's module)."""
+        H, L, P = self.num_heads, self.num_levels, self.num_points
+        nn.init.zeros_(self.sampling_offsets.weight)
+        thetas = torch.arange(H, dtype=torch.float32) * (2.0 * math.pi / H)
+        ring = torch.stack([thetas.cos(), thetas.sin()], -1)  # (H, 2), one direction per head
+        ring = ring / ring.abs().max(-1, keepdim=True)[0]
+        ring = ring.view(H, 1, 1, 2).repeat(1, L, P, 1)  # (H, L, P, 2)
+        ring = ring * torch.arange(1, P + 1, dtype=torch.float32).view(1, 1, P, 1)
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_(ring.view(-1))
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+        for proj in (self.value_proj, self.output_proj):
+            nn.init.xavier_uniform_(proj.weight)
+            nn.init.zeros_(proj.bias)
+
+    def init_weights(self) -> None:
+        if self.init_cfg is None:
+            self._reset_parameters()
+        else:
+            super().init_weights()
+
+    def _sample(self, value, sizes, locations, weights) -> Tensor:
+        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        if self.sampler == 'grid' or (self.sampler == 'auto' and exporting):
+            return emsda_sample_grid(value, sizes, locations, weights)
+        return emsda_sample_bag(value, sizes, locations, weights)
+
+    def forward(self,
+                query: Tensor,
+                value: Tensor,
+                reference_points: Tensor,
+                spatial_shapes: Union[Tensor, Sequence],
+                level_start_index: Optional[Tensor] = None,
+                key_padding_mask: Optional[Tensor] = None) -> Tensor:
+        """Attend from ``query`` to the multi-scale ``value`` around ``reference_points``.
+
+        Args:
+            query (Tensor): (B, Nq, C), positional embedding already added.
+            value (Tensor): (B, S, C), the un-projected memory, levels flattened and concatenated.
+            reference_points (Tensor): (B, Nq, L, 2) as (x, y) in [0, 1], top-left (0, 0).
+            spatial_shapes (Tensor | list): (L, 2) as (h, w).
+            level_start_index (Tensor, optional): (L,); implied by ``spatial_shapes`` and only
+                checked against it (kept for mmcv's signature).
+            key_padding_mask (Tensor, optional): (B, S) bool, True = padding (reads as zero).
+
+        Returns:
+            Tensor: (B, Nq, C), without the residual.
+        """
+        B, Nq, _ = query.shape
+        H, L, P = self.num_heads, self.num_levels, self.num_points
+        if reference_points.shape[-1] != 2 or reference_points.shape[-2] != L:
+            raise ValueError(f'EMSDA expects reference_points of shape (B, Nq, {L}, 2), got '
+                             f'{tuple(reference_points.shape)}')
+        sizes = _level_sizes(spatial_shapes)
+        if level_start_index is not None and not torch.jit.is_tracing():
+            starts = [0]
+            for h, w in sizes[:-1]:
+                starts.append(starts[-1] + h * w)
+            if [int(s) for s in level_start_index] != starts:
+                raise ValueError(f'EMSDA: level_start_index {level_start_index.tolist()} does not '
+                                 f'match spatial_shapes {sizes}')
+        if key_padding_mask is not None:
+            value = value.masked_fill(key_padding_mask[..., None], 0.0)
+
+        offsets = self.sampling_offsets(query).view(B, Nq, H, L, P, 2)  # (B, Nq, H, L, P, 2)
+        weights = self.attention_weights(query).view(B, Nq, H, L * P).softmax(-1)
+        weights = weights.view(B, Nq, H, L, P)  # (B, Nq, H, L, P)
+        # offsets are in pixels of each level: normalise by (w, h)
+        normaliser = torch.tensor([[w, h] for h, w in sizes], dtype=query.dtype, device=query.device)
+        locations = reference_points[:, :, None, :, None, :] + \
+            offsets / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
+
+        # sample in float32 (pixel positions need it under fp16 autocast), project in the input dtype
+        sampled = self._sample(_at_least_fp32(value), sizes, _at_least_fp32(locations),
+                               _at_least_fp32(weights))
+        sampled = sampled.to(query.dtype)  # (B, Nq, H, C)
+        # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D
+        D = self.value_proj.out_features // H
+        proj_w = self.value_proj.weight.view(H, D, -1)  # (H, D, C)
+        heads = torch.einsum('bnhc,hdc->bnhd', sampled, proj_w)  # (B, Nq, H, D)
+        heads = heads + self.value_proj.bias.view(H, D)
+        return self.output_proj(heads.reshape(B, Nq, H * D))  # (B, Nq, C)

@@ -1,0 +1,286 @@
+"""PoseurHead: Poseur's coarse-to-fine regression head for MMPose 1.x top-down models.
+
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022); the official code
+(aim-uofa/Poseur, MMPose 0.28) is followed where it differs from the paper. Flow of one forward:
+
+    neck levels (B, C, h_l, w_l) ──► memory = feat + sine PE + level embedding, flattened (B, S, C)
+    lowest level ──► CoarseStage ──► coarse keypoints (B, K, 2) + σ          [RLE loss, own flow]
+    coarse keypoints (detached) [+ noisy groups in training] ──► KeypointEncoder ──► queries
+    queries + per-keypoint position embedding ──► PoseurQueryDecoder (EMSDA) ──►
+        coordinates + σ per decoder layer                                     [RLE loss, shared flow]
+
+Inference keeps the clean group of the last layer; keypoint scores are Laplace integrals of σ
+(:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`), and flip test fuses the two predictions
+with weights ``p**5`` (the official code's ``type2`` fusion). K comes from ``num_keypoints`` or the
+dataset ``metainfo``; nothing assumes 17.
+"""
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmdet.models.layers import SinePositionalEncoding
+from torch import Tensor, nn
+
+from mmpose.datasets.datasets.utils import parse_pose_metainfo
+from mmpose.evaluation.functional import keypoint_pck_accuracy
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.models.utils.tta import flip_coordinates
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.utils.tensor_utils import to_numpy
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
+
+from ..common.laplace_scorer import LaplaceIntegralScorer
+from .coarse_stage import CoarseStage
+from .keypoint_encoder import KeypointEncoder
+from .noisy_reference import NoisyReferenceSampler
+from .query_decoder import PoseurQueryDecoder
+
+
+def _poseur_rle_loss() -> dict:
+    """Poseur's RLE loss (official code): σ already positive, prior N(0.5, I), its residual term."""
+    return dict(type='RLEFlowLoss', use_target_weight=True, sigma_activation=None, prior_mean=0.5,
+                q_distribution='poseur')
+
+
+def resolve_num_keypoints(num_keypoints: Optional[int], metainfo: Optional[dict]) -> int:
+    """K from ``num_keypoints`` or from a dataset metainfo (``dict(from_file=...)`` or a parsed one)."""
+    from_meta = None
+    if metainfo is not None:
+        from_meta = int(parse_pose_metainfo(dict(metainfo))['num_keypoints'])
+    if num_keypoints is None and from_meta is None:
+        raise ValueError('PoseurHead needs num_keypoints or a dataset metainfo, e.g. '
+                         "metainfo=dict(from_file='configs/_base_/datasets/coco.py')")
+    if num_keypoints is not None and from_meta is not None and num_keypoints != from_meta:
+        raise ValueError(f'PoseurHead: num_keypoints={num_keypoints} but the metainfo has {from_meta}')
+    return int(num_keypoints if num_keypoints is not None else from_meta)
+
+
+@MODELS.register_module()
+class PoseurHead(BaseHead):
+    """Poseur head.
+
+    Note:
+        - batch: B
+        - keypoints: K
+        - query groups: G (1 at inference; 1 + ``noise_cfg['num_groups']`` in training)
+        - decoder layers: D = ``num_decoder_layers``
+        - channels: C = ``embed_dims``
+        - levels: L = ``num_levels``
+
+    Args:
+        in_channels (int): Channels of every neck level (must equal ``embed_dims``; the neck, e.g.
+            MMPose's ``ChannelMapper`` with GroupNorm, maps the backbone to it).
+        num_keypoints (int, optional): K. Taken from ``metainfo`` when None.
+        metainfo (dict, optional): Dataset metainfo, e.g.
+            ``dict(from_file='configs/_base_/datasets/crowdpose.py')``.
+        num_levels (int): L, neck levels used (the last L of the neck's outputs).
+        embed_dims (int): C.
+        num_heads (int): Heads of self- and cross-attention.
+        num_points (int): EMSDA points per head and level.
+        num_decoder_layers (int): D (official: 6; 3 for small variants).
+        share_decoder_layers (bool): One decoder layer's parameters for all D iterations.
+        feedforward_channels (int): FFN width.
+        dropout (float): Decoder dropout.
+        num_reg_fcs (int): Hidden layers of the per-layer coordinate/σ branches.
+        coord_bias_init (float): Initial bias of the coarse ``fc_coord`` (see ``CoarseStage``).
+        noise_cfg (dict, optional): :class:`NoisyReferenceSampler` arguments (default: the official
+            3 groups, 4 points, covariance 0.2, ``'official'`` mode); ``num_groups=0`` disables.
+        loss_coarse (dict, optional): Loss of the coarse stage (default: Poseur's ``RLEFlowLoss``).
+        loss_decoder (dict, optional): Loss of every decoder layer, one module (one flow) shared by
+            the layers (default: Poseur's ``RLEFlowLoss``).
+        decoder (dict, optional): Codec turning normalised coordinates into input-image pixels, e.g.
+            ``dict(type='RegressionLabel', input_size=(192, 256))``. Scores come from the head.
+        score_cfg (dict, optional): :class:`LaplaceIntegralScorer` arguments (default: radius 0.2,
+            weight 0.7, the official code's reporting score).
+        flip_fusion (str): ``'laplace'``: coordinates weighted by ``score**fusion_power``, scores
+            averaged (official ``type2``); ``'average'``: both averaged (MMPose's RLEHead).
+        fusion_power (float): Exponent of the ``'laplace'`` fusion weights (official: 5).
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 num_keypoints: Optional[int] = None,
+                 metainfo: Optional[dict] = None,
+                 num_levels: int = 4,
+                 embed_dims: int = 256,
+                 num_heads: int = 8,
+                 num_points: int = 4,
+                 num_decoder_layers: int = 6,
+                 share_decoder_layers: bool = False,
+                 feedforward_channels: int = 1024,
+                 dropout: float = 0.1,
+                 num_reg_fcs: int = 2,
+                 coord_bias_init: float = 0.5,
+                 noise_cfg: Optional[dict] = None,
+                 loss_coarse: OptConfigType = None,
+                 loss_decoder: OptConfigType = None,
+                 decoder: OptConfigType = None,
+                 score_cfg: Optional[dict] = None,
+                 flip_fusion: str = 'laplace',
+                 fusion_power: float = 5.0,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg)
+        if in_channels != embed_dims:
+            raise ValueError(f'PoseurHead: in_channels ({in_channels}) must equal embed_dims '
+                             f'({embed_dims}); map the backbone with a neck (ChannelMapper)')
+        if flip_fusion not in ('laplace', 'average'):
+            raise ValueError(f"PoseurHead: flip_fusion must be 'laplace' or 'average', got {flip_fusion!r}")
+        self.in_channels = in_channels
+        self.num_keypoints = resolve_num_keypoints(num_keypoints, metainfo)
+        self.num_levels = num_levels
+        self.embed_dims = embed_dims
+        self.flip_fusion = flip_fusion
+        self.fusion_power = float(fusion_power)
+
+        self.positional_encoding = SinePositionalEncoding(
+            num_feats=embed_dims // 2, normalize=True, offset=-0.5)
+        self.level_embeds = nn.Parameter(torch.randn(num_levels, embed_dims))
+        self.coarse_stage = CoarseStage(embed_dims, self.num_keypoints, coord_bias_init)
+        self.noisy_references = NoisyReferenceSampler(**(noise_cfg if noise_cfg is not None else {}))
+        self.keypoint_encoder = KeypointEncoder(embed_dims)
+        self.query_pos = nn.Embedding(self.num_keypoints, embed_dims)
+        self.query_decoder = PoseurQueryDecoder(
+            num_layers=num_decoder_layers, share_layers=share_decoder_layers, num_reg_fcs=num_reg_fcs,
+            embed_dims=embed_dims, num_heads=num_heads, num_levels=num_levels, num_points=num_points,
+            feedforward_channels=feedforward_channels, dropout=dropout)
+        self.coarse_loss = MODELS.build(loss_coarse if loss_coarse is not None else _poseur_rle_loss())
+        self.decoder_loss = MODELS.build(loss_decoder if loss_decoder is not None else _poseur_rle_loss())
+        self.scorer = LaplaceIntegralScorer(**(score_cfg if score_cfg is not None else
+                                               dict(radius=0.2, weight=0.7)))
+        self.decoder = KEYPOINT_CODECS.build(decoder) if decoder is not None else None
+
+    # ------------------------------------------------------------------ forward
+    def _memory(self, feats: Sequence[Tensor]) -> Tuple[Tensor, list]:
+        """Flatten the levels into (B, S, C) with sine position and level embeddings added (the
+        official code's zero-layer encoder returns exactly this)."""
+        memory, sizes = [], []
+        for lvl, feat in enumerate(feats):
+            B, C, h, w = feat.shape
+            mask = feat.new_zeros((1, h, w), dtype=torch.bool)  # no padding in top-down crops
+            pos = self.positional_encoding(mask).to(feat.dtype)  # (1, C, h, w)
+            feat = feat + pos + self.level_embeds[lvl].view(1, C, 1, 1)
+            memory.append(feat.flatten(2).transpose(1, 2))  # (B, h*w, C)
+            sizes.append((h, w))
+        return torch.cat(memory, 1), sizes  # (B, S, C)
+
+    def forward(self, feats: Tuple[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Run the head (tensors only, exportable).
+
+        Args:
+            feats (tuple[Tensor]): Neck levels, each (B, C, h_l, w_l); the last L are used, coarsest
+                last.
+
+        Returns:
+            tuple:
+            - coarse coordinates (B, K, 2) in normalised input-image units,
+            - coarse σ (B, K, 2),
+            - decoder coordinates (B, D, G·K, 2), group-major (the clean group first),
+            - decoder σ (B, D, G·K, 2).
+        """
+        feats = tuple(feats)
+        if len(feats) < self.num_levels:
+            raise ValueError(f'PoseurHead expects {self.num_levels} feature levels, got {len(feats)}')
+        feats = feats[-self.num_levels:]
+        memory, sizes = self._memory(feats)  # (B, S, C)
+        coarse_coords, coarse_sigma = self.coarse_stage(feats[-1])  # (B, K, 2) each
+        ref = coarse_coords.detach()  # reference points: the coarse keypoints, no gradient
+        groups = 1
+        if self.training and self.noisy_references.num_groups > 0:
+            ref = torch.cat([ref, self.noisy_references(ref)], 1)  # (B, G*K, 2)
+            groups += self.noisy_references.num_groups
+        query = self.keypoint_encoder(ref)  # (B, G*K, C)
+        B = query.shape[0]
+        query_pos = self.query_pos.weight.repeat(groups, 1)[None].expand(B, -1, -1)  # (B, G*K, C)
+        dec_coords, dec_sigma = self.query_decoder(query, query_pos, memory, ref, sizes, groups)
+        return coarse_coords, coarse_sigma, dec_coords, dec_sigma
+
+    def _final(self, feats) -> Tuple[Tensor, Tensor]:
+        """Clean-group prediction of the last decoder layer: coordinates and σ, (B, K, 2) each."""
+        _, _, coords, sigma = self.forward(feats)
+        return coords[:, -1, :self.num_keypoints], sigma[:, -1, :self.num_keypoints]
+
+    # ------------------------------------------------------------------ inference
+    def fuse_flip(self, coords: Tensor, sigma: Tensor, coords_flip: Tensor,
+                  sigma_flip: Tensor) -> Tuple[Tensor, Tensor]:
+        """Fuse a prediction with its flipped-back counterpart.
+
+        Args:
+            coords, coords_flip (Tensor): (B, K, 2), the second already flipped back.
+            sigma, sigma_flip (Tensor): (B, K, 2).
+
+        Returns:
+            tuple: fused coordinates (B, K, 2) and scores (B, K).
+        """
+        p, p_flip = self.scorer(sigma), self.scorer(sigma_flip)  # (B, K)
+        if self.flip_fusion == 'average':
+            return (coords + coords_flip) * 0.5, (p + p_flip) * 0.5
+        w, w_flip = p**self.fusion_power, p_flip**self.fusion_power
+        fused = (coords * w[..., None] + coords_flip * w_flip[..., None]) / \
+            (w + w_flip + 1e-10)[..., None]
+        return fused, (p + p_flip) * 0.5
+
+    def predict(self,
+                feats: Union[Tuple[Tensor], list],
+                batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> Predictions:
+        """Keypoints (input-image pixels, via the codec) and Laplace scores, with optional flip test
+        (``feats`` is then ``[feats, feats_of_flipped_images]``)."""
+        if test_cfg.get('flip_test', False):
+            assert isinstance(feats, list) and len(feats) == 2
+            flip_indices = batch_data_samples[0].metainfo['flip_indices']
+            input_size = batch_data_samples[0].metainfo['input_size']
+            if len(flip_indices) != self.num_keypoints:
+                raise ValueError(f'PoseurHead: {len(flip_indices)} flip indices for '
+                                 f'{self.num_keypoints} keypoints (dataset metainfo and head disagree)')
+            coords, sigma = self._final(feats[0])
+            flipped = flip_coordinates(
+                torch.cat(self._final(feats[1]), -1), flip_indices=flip_indices,
+                shift_coords=test_cfg.get('shift_coords', True), input_size=input_size)  # (B, K, 4)
+            coords, scores = self.fuse_flip(coords, sigma, flipped[..., :2], flipped[..., 2:])
+        else:
+            coords, sigma = self._final(feats)
+            scores = self.scorer(sigma)  # (B, K)
+
+        preds = self.decode(coords.unsqueeze(1))  # codec: normalised → input pixels, (1, K, 2) each
+        for pred, score in zip(preds, to_numpy(scores)):
+            pred.keypoint_scores = score[None]  # (1, K)
+        return preds
+
+    # ------------------------------------------------------------------ training
+    def loss(self,
+             feats: Tuple[Tensor],
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """RLE losses of the coarse stage and of every decoder layer (all groups), plus PCK@0.05 of
+        the final clean prediction."""
+        # the flows' log-likelihoods in float32, also under fp16 autocast (the official force_fp32)
+        coarse_coords, coarse_sigma, dec_coords, dec_sigma = (t.float() for t in self.forward(feats))
+        labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
+        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+        K = self.num_keypoints
+        if labels.shape[-2] != K:
+            raise ValueError(f'PoseurHead has {K} keypoints but the targets have {labels.shape[-2]}: '
+                             'set num_keypoints / metainfo to the dataset\'s keypoint set')
+        labels = labels.float()  # (B, K, 2), normalised by the input size
+        weights = weights.float()  # (B, K)
+
+        groups = dec_coords.shape[2] // K
+        labels_g = labels.repeat(1, groups, 1)  # (B, G*K, 2): every group regresses the same target
+        weights_g = weights.repeat(1, groups).unsqueeze(-1)  # (B, G*K, 1)
+        with torch.autocast(device_type=labels.device.type, enabled=False):
+            losses = dict(loss_coarse=self.coarse_loss(coarse_coords, coarse_sigma, labels,
+                                                       weights.unsqueeze(-1)))
+            for lid in range(dec_coords.shape[1]):
+                losses[f'loss_dec{lid}'] = self.decoder_loss(dec_coords[:, lid], dec_sigma[:, lid],
+                                                             labels_g, weights_g)
+
+        final = dec_coords[:, -1, :K]
+        if final.shape[0] > 0:
+            _, acc, _ = keypoint_pck_accuracy(
+                pred=to_numpy(final), gt=to_numpy(labels), mask=to_numpy(weights) > 0, thr=0.05,
+                norm_factor=np.ones((final.shape[0], 2), dtype=np.float32))
+        else:
+            acc = 0.0
+        losses['acc_pose'] = torch.tensor(acc, device=labels.device)
+        return losses

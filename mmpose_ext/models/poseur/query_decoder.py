@@ -1,0 +1,150 @@
+"""Poseur's query decoder: grouped self-attention, EMSDA cross-attention, FFN, iterative refinement.
+
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.2–3.4.
+Post-norm layers: self-attention among the K queries of each group (8 heads, dropout 0.1) → norm →
+EMSDA to the multi-scale memory around the current reference points → norm → FFN (1024) → norm.
+After layer l (the official code's branches; the reference update is not detached):
+
+    ref_{l+1}    = sigmoid(coord_l(out) + logit(ref_l))
+    coords_l     = ref_{l+1} + coord_out_l(out)
+    σ_l          = sigmoid(sigma_l(out))
+
+``coord_l`` is an MLP (``num_reg_fcs`` hidden Linear+ReLU, then Linear → 2), ``coord_out_l`` the same
+shape, ``sigma_l`` ``num_reg_fcs`` Linear layers without activation then Linear → 2 (as the code).
+"""
+from typing import List, Sequence, Tuple
+
+import torch
+from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from ..common.emsda import EMSDA
+
+
+def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
+    """logit(x) with x clamped to [0, 1] and both sides kept ≥ eps (as DETR-family code)."""
+    x = x.clamp(0, 1)
+    return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
+
+
+def _mlp(embed_dims: int, num_hidden: int, activation: bool) -> nn.Sequential:
+    layers: List[nn.Module] = []
+    for _ in range(num_hidden):
+        layers.append(nn.Linear(embed_dims, embed_dims))
+        if activation:
+            layers.append(nn.ReLU())
+    last = nn.Linear(embed_dims, 2)
+    # small last layer: at init the refinement starts from the reference and σ from 0.5
+    nn.init.xavier_uniform_(last.weight, gain=0.01)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(*layers, last)
+
+
+class PoseurDecoderLayer(BaseModule):
+    """One post-norm decoder layer.
+
+    Note:
+        - batch: B
+        - queries: Q = G·K (G groups of K keypoint queries)
+        - memory tokens: S
+        - channels: C
+        - levels: L
+
+    Args:
+        embed_dims (int): C.
+        num_heads (int): Heads of both attentions.
+        num_levels (int): L.
+        num_points (int): EMSDA sampling points per head and level.
+        feedforward_channels (int): FFN hidden width.
+        dropout (float): Dropout of the attentions and the FFN.
+    """
+
+    def __init__(self,
+                 embed_dims: int = 256,
+                 num_heads: int = 8,
+                 num_levels: int = 4,
+                 num_points: int = 4,
+                 feedforward_channels: int = 1024,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.self_attn = MultiheadAttention(
+            embed_dims, num_heads, attn_drop=dropout, proj_drop=0.,
+            dropout_layer=dict(type='Dropout', drop_prob=dropout), batch_first=True)
+        self.cross_attn = EMSDA(embed_dims, num_heads, num_levels, num_points)
+        self.cross_drop = nn.Dropout(dropout)
+        self.ffn = FFN(embed_dims, feedforward_channels, num_fcs=2, ffn_drop=dropout,
+                       act_cfg=dict(type='ReLU', inplace=True), add_identity=True)
+        self.norms = nn.ModuleList(nn.LayerNorm(embed_dims) for _ in range(3))
+        self.num_levels = num_levels
+
+    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor, reference_points: Tensor,
+                spatial_shapes: Sequence, num_groups: int) -> Tensor:
+        """
+        Args:
+            query (Tensor): (B, Q, C) content queries.
+            query_pos (Tensor): (B, Q, C) per-keypoint position embeddings.
+            memory (Tensor): (B, S, C) flattened multi-scale features.
+            reference_points (Tensor): (B, Q, 2) in [0, 1] (may leave it for noisy groups).
+            spatial_shapes (list): L × (h, w).
+            num_groups (int): G; queries attend only within their group.
+
+        Returns:
+            Tensor: (B, Q, C).
+        """
+        B, Q, C = query.shape
+        K = Q // num_groups
+        grouped = query.reshape(B * num_groups, K, C)  # (B*G, K, C): one attention batch per group
+        grouped_pos = query_pos.reshape(B * num_groups, K, C)
+        query = self.self_attn(grouped, query_pos=grouped_pos, key_pos=grouped_pos)  # + residual
+        query = self.norms[0](query.reshape(B, Q, C))  # (B, Q, C)
+        ref = reference_points[:, :, None].expand(-1, -1, self.num_levels, -1)  # (B, Q, L, 2)
+        attended = self.cross_attn(query + query_pos, memory, ref, spatial_shapes)  # (B, Q, C)
+        query = self.norms[1](query + self.cross_drop(attended))
+        return self.norms[2](self.ffn(query))  # FFN adds its residual
+
+
+class PoseurQueryDecoder(BaseModule):
+    """Decoder layers plus per-layer coordinate, refinement and σ branches.
+
+    Args:
+        num_layers (int): Decoder iterations (official: 6; 3 for the small variants).
+        share_layers (bool): Use one layer's parameters for every iteration (paper ablation: saves
+            parameters at a small AP cost). The per-iteration branches stay separate.
+        num_reg_fcs (int): Hidden Linear layers in each branch (official: 2).
+        layer_cfg (dict): Keyword arguments of :class:`PoseurDecoderLayer`.
+    """
+
+    def __init__(self, num_layers: int = 6, share_layers: bool = False, num_reg_fcs: int = 2,
+                 **layer_cfg) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f'PoseurQueryDecoder: num_layers must be >= 1, got {num_layers}')
+        self.num_layers = num_layers
+        self.share_layers = share_layers
+        self.layers = nn.ModuleList(
+            PoseurDecoderLayer(**layer_cfg) for _ in range(1 if share_layers else num_layers))
+        C = self.layers[0].norms[0].normalized_shape[0]
+        self.coord_branches = nn.ModuleList(_mlp(C, num_reg_fcs, True) for _ in range(num_layers))
+        self.coord_out_branches = nn.ModuleList(_mlp(C, num_reg_fcs, True) for _ in range(num_layers))
+        self.sigma_branches = nn.ModuleList(_mlp(C, num_reg_fcs, False) for _ in range(num_layers))
+
+    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor, reference_points: Tensor,
+                spatial_shapes: Sequence, num_groups: int) -> Tuple[Tensor, Tensor]:
+        """Run all iterations.
+
+        Args: as :meth:`PoseurDecoderLayer.forward`.
+
+        Returns:
+            tuple: coordinates (B, num_layers, Q, 2) and σ (B, num_layers, Q, 2), σ in (0, 1).
+        """
+        coords, sigmas = [], []
+        ref = reference_points
+        for lid in range(self.num_layers):
+            layer = self.layers[0 if self.share_layers else lid]
+            query = layer(query, query_pos, memory, ref, spatial_shapes, num_groups)
+            new_ref = (self.coord_branches[lid](query) + inverse_sigmoid(ref)).sigmoid()  # (B, Q, 2)
+            coords.append(new_ref + self.coord_out_branches[lid](query))
+            sigmas.append(self.sigma_branches[lid](query).sigmoid())
+            ref = new_ref
+        return torch.stack(coords, 1), torch.stack(sigmas, 1)  # (B, num_layers, Q, 2) each
