@@ -26,9 +26,30 @@ def _run_scorer(scorer):
     return scorer(sigma).sum(), (sigma, )
 
 
+def _run_dcc(dcc):
+    feats = torch.randn(4, 32, requires_grad=True)
+    boxes = torch.tensor([[10.0, 20.0, 60.0, 120.0]]).repeat(4, 1).requires_grad_(True)
+    x_logits, y_logits, kpts, sigma = dcc(feats, boxes, boxes.detach()[:, :2])
+    return kpts.mean() + sigma.mean() + x_logits.mean() + y_logits.mean(), (feats, boxes)
+
+
+def _run_coord_mle_loss(loss):
+    x_logits = torch.randn(3, 14, 8, requires_grad=True)
+    y_logits = torch.randn(3, 14, 10, requires_grad=True)
+    sigma = (torch.rand(3, 14) * 0.1).requires_grad_(True)
+    targets = torch.rand(3, 14, 2) * 8
+    out = loss(x_logits, y_logits, torch.arange(8.0), torch.arange(10.0), sigma, targets,
+               torch.ones(3, 14), torch.full((3, ), 64.0))
+    return out, (x_logits, y_logits, sigma)
+
+
 MODEL_CASES = {
     'RLEFlowLoss': (dict(type='RLEFlowLoss', use_target_weight=True), _run_rle_flow_loss),
     'LaplaceIntegralScorer': (dict(type='LaplaceIntegralScorer'), _run_scorer),
+    'DynamicCoordinateClassifier': (dict(type='DynamicCoordinateClassifier', in_channels=32, num_keypoints=17,
+                                         feat_channels=16, num_bins=(12, 16), spe_channels=8,
+                                         gau_cfg=dict(s=8, pos_enc='add')), _run_dcc),
+    'CoordMLELoss': (dict(type='CoordMLELoss'), _run_coord_mle_loss),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),

@@ -1,3 +1,4 @@
 from .common import LaplaceIntegralScorer, RLEFlowLoss
+from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier
 
-__all__ = ["LaplaceIntegralScorer", "RLEFlowLoss"]
+__all__ = ["LaplaceIntegralScorer", "RLEFlowLoss", "CoordMLELoss", "DynamicCoordinateClassifier"]

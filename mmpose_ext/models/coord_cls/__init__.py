@@ -1,0 +1,5 @@
+"""Coordinate classification with sine-encoded bins (SimCC, RTMO): DCC, the Laplace MLE loss, heads."""
+from .dcc import DynamicCoordinateClassifier
+from .mle_loss import CoordMLELoss
+
+__all__ = ['DynamicCoordinateClassifier', 'CoordMLELoss']
