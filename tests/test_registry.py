@@ -43,6 +43,21 @@ def _run_coord_mle_loss(loss):
     return out, (x_logits, y_logits, sigma)
 
 
+def _run_sine_cc_head(head):
+    from mmengine.structures import InstanceData
+
+    from mmpose.structures import PoseDataSample
+
+    samples = []
+    for _ in range(3):
+        sample = PoseDataSample()
+        sample.gt_instance_labels = InstanceData(keypoint_labels=torch.rand(1, 14, 2),
+                                                 keypoint_weights=torch.ones(1, 14))
+        samples.append(sample)
+    feats = torch.randn(3, 16, 2, 2, requires_grad=True)
+    return head.loss((feats, ), samples)['loss_kpt'], (feats, )
+
+
 MODEL_CASES = {
     'RLEFlowLoss': (dict(type='RLEFlowLoss', use_target_weight=True), _run_rle_flow_loss),
     'LaplaceIntegralScorer': (dict(type='LaplaceIntegralScorer'), _run_scorer),
@@ -50,6 +65,9 @@ MODEL_CASES = {
                                          feat_channels=16, num_bins=(12, 16), spe_channels=8,
                                          gau_cfg=dict(s=8, pos_enc='add')), _run_dcc),
     'CoordMLELoss': (dict(type='CoordMLELoss'), _run_coord_mle_loss),
+    'SineCoordClsHead': (dict(type='SineCoordClsHead', in_channels=16, num_keypoints=14, input_size=(16, 24),
+                              in_featuremap_size=(2, 2), feat_channels=16, spe_channels=8,
+                              gau_cfg=dict(s=8, pos_enc='add')), _run_sine_cc_head),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),

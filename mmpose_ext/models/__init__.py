@@ -1,4 +1,4 @@
 from .common import LaplaceIntegralScorer, RLEFlowLoss
-from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier
+from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, SineCoordClsHead
 
-__all__ = ["LaplaceIntegralScorer", "RLEFlowLoss", "CoordMLELoss", "DynamicCoordinateClassifier"]
+__all__ = ["LaplaceIntegralScorer", "RLEFlowLoss", "CoordMLELoss", "DynamicCoordinateClassifier", "SineCoordClsHead"]

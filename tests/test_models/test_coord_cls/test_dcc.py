@@ -130,8 +130,8 @@ def test_decode_is_the_expectation_over_bins():
 
 
 def test_gradcheck_fast_path():
-    _, ours = _pair(3, gau_cfg=GAU)
-    ours.eval()
+    ours = DynamicCoordinateClassifier(24, 3, feat_channels=8, num_bins=(6, 7), spe_channels=8,
+                                       gau_cfg=dict(GAU, s=4)).double().eval()
     feats, boxes, grids = _inputs(2)
     feats.requires_grad_(True)
     boxes.requires_grad_(True)
