@@ -79,7 +79,8 @@ def bench_topdown_head(batch: int, repeats: int) -> Dict[str, float]:
 
     import mmpose_ext  # noqa: F401
 
-    backbone = MODELS.build(dict(type='ResNet', depth=50, init_cfg=None)).eval()
+    backbone = MODELS.build(dict(type='ResNet', depth=50, init_cfg=None))
+    backbone.eval()  # (MMPose's ResNet.train returns None: no chaining)
     simcc = MODELS.build(dict(type='SimCCHead', in_channels=2048, out_channels=17, input_size=(192, 256),
                               in_featuremap_size=(6, 8), simcc_split_ratio=2.0)).eval()
     ours = MODELS.build(dict(type='SineCoordClsHead', in_channels=2048, num_keypoints=17,

@@ -28,6 +28,9 @@ from mmpose.models.utils import GAUEncoder, SinePositionalEncoding
 from mmpose.registry import MODELS
 
 EPS = 1e-8  # MMPose's DCC guards the softmax denominator with it; kept so decoded coordinates agree
+# Shifted logits below this are clamped before exp: exp(-80) ≈ 2e-35 changes no float32/64 result at the
+# EPS-guarded scale, while exp's underflow path on CPU is ~50x slower (logits reach hundreds)
+MIN_SHIFTED_LOGIT = -80.0
 
 DEFAULT_GAU = dict(s=128, expansion_factor=2, dropout_rate=0.0, drop_path=0.0, act_fn='SiLU',
                    pos_enc='add')
@@ -35,11 +38,25 @@ DEFAULT_GAU = dict(s=128, expansion_factor=2, dropout_rate=0.0, drop_path=0.0, a
 
 def bin_softmax(logits: Tensor) -> Tensor:
     """Softmax over the last (bin) axis as MMPose's DCC computes it: logits clamped to ±5e4 (fp16-safe),
-    detached max subtracted, denominator + ``EPS``. Differs from ``Tensor.softmax`` by < 1e-8 relative."""
+    detached max subtracted, denominator + ``EPS`` (and ``MIN_SHIFTED_LOGIT``, see there). Differs from
+    ``Tensor.softmax`` by < 1e-8 relative."""
     logits = logits.clamp(min=-5e4, max=5e4)
     logits = logits - logits.max(dim=-1, keepdim=True).values.detach()
-    exp = logits.exp()
+    exp = logits.clamp(min=MIN_SHIFTED_LOGIT).exp()
     return exp / (exp.sum(dim=-1, keepdim=True) + EPS)
+
+
+def _expectation(logits: Tensor, bins: Tensor) -> Tensor:
+    """Σ_b softmax(logits)_b · c_b with MMPose's softmax (clamp, detached max, + EPS): (N, K, B) logits
+    and (N, B) or (B,) bins → (N, K)."""
+    logits = logits.clamp(min=-5e4, max=5e4)
+    shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
+    exp = shifted.clamp(min=MIN_SHIFTED_LOGIT).exp()  # (N, K, B)
+    if bins.dim() == 2:
+        num = (exp @ bins.unsqueeze(-1)).squeeze(-1)  # (N, K, B) @ (N, B, 1) → (N, K)
+    else:
+        num = exp @ bins  # (N, K, B) @ (B,) → (N, K)
+    return num / (exp.sum(dim=-1) + EPS)
 
 
 def boxes_to_center_scale(bboxes: Tensor, padding: float) -> Tuple[Tensor, Tensor]:
@@ -161,6 +178,9 @@ class DynamicCoordinateClassifier(BaseModule):
         """(N, C_in) pose features → (N, K, C) keypoint features."""
         if pose_feats.dim() != 2 or pose_feats.size(1) != self.in_channels:
             raise ValueError(f'pose_feats must be (N, {self.in_channels}), got {tuple(pose_feats.shape)}')
+        if self.training and pose_feats.size(0) == 1:
+            raise ValueError('DynamicCoordinateClassifier: its BatchNorm needs N >= 2 instances in training '
+                             '(N = 0 is fine: empty outputs)')
         kpt_feats = self.pose_to_kpts(pose_feats)  # (N, K*C)
         kpt_feats = kpt_feats.reshape(-1, self.num_keypoints, self.feat_channels)  # (N, K, C)
         if isinstance(self.gau, GAUEncoder):
@@ -214,12 +234,9 @@ class DynamicCoordinateClassifier(BaseModule):
     @staticmethod
     def decode(x_logits: Tensor, y_logits: Tensor, x_bins: Tensor, y_bins: Tensor) -> Tensor:
         """Softmax expectation of the bin coordinates: logits (N, K, B*) and bins (N, B*) or (B*,) →
-        keypoints (N, K, 2)."""
-        x_bins = x_bins.unsqueeze(-2) if x_bins.dim() == 2 else x_bins  # (N, 1, Bx) or (Bx,)
-        y_bins = y_bins.unsqueeze(-2) if y_bins.dim() == 2 else y_bins  # (N, 1, By) or (By,)
-        x = (bin_softmax(x_logits) * x_bins).sum(-1)  # (N, K)
-        y = (bin_softmax(y_logits) * y_bins).sum(-1)  # (N, K)
-        return torch.stack((x, y), dim=-1)
+        keypoints (N, K, 2). Same value as ``(bin_softmax(logits) * bins).sum(-1)``, computed as
+        ``Σ e·c / (Σ e + EPS)`` so that the (N, K, B) probabilities are never divided elementwise."""
+        return torch.stack((_expectation(x_logits, x_bins), _expectation(y_logits, y_bins)), dim=-1)
 
     def extra_repr(self) -> str:
         mode = f'static={self.static_size}' if self.static else f'bbox_padding={self.bbox_padding}'

@@ -147,3 +147,21 @@ def test_clear_errors():
         ours(torch.randn(3, 7, dtype=torch.float64), boxes)
     with pytest.raises(ValueError, match='num_keypoints'):
         DynamicCoordinateClassifier(8, 0)
+
+
+@pytest.mark.parametrize('train', [True, False], ids=['train', 'eval'])
+def test_no_instances_give_empty_outputs(train):
+    _, ours = _pair(14)
+    ours.train(train)
+    x_logits, y_logits, kpts, sigma = ours(torch.zeros(0, 24, dtype=torch.float64),
+                                           torch.zeros(0, 4, dtype=torch.float64))
+    assert x_logits.shape == (0, 14, 48) and y_logits.shape == (0, 14, 64)
+    assert kpts.shape == (0, 14, 2) and sigma.shape == (0, 14)
+
+
+def test_single_instance_in_training_is_a_clear_error():
+    _, ours = _pair(17)
+    feats, boxes, _ = _inputs(1)
+    with pytest.raises(ValueError, match='N >= 2'):
+        ours.train()(feats, boxes)
+    assert ours.eval()(feats, boxes)[2].shape == (1, 17, 2)
