@@ -1,4 +1,5 @@
 """DynamicCoordinateClassifier against MMPose 1.3.2's DCC (weights copied), its static mode, its fast path."""
+import numpy as np
 import pytest
 import torch
 
@@ -165,3 +166,37 @@ def test_single_instance_in_training_is_a_clear_error():
     with pytest.raises(ValueError, match='N >= 2'):
         ours.train()(feats, boxes)
     assert ours.eval()(feats, boxes)[2].shape == (1, 17, 2)
+
+
+class _DCCGraph(torch.nn.Module):
+    """forward(pose_feats, bboxes, origin) → the DCC's four tensors, for a standalone export."""
+
+    def __init__(self, dcc):
+        super().__init__()
+        self.dcc = dcc
+
+    def forward(self, pose_feats, bboxes, origin):
+        return self.dcc(pose_feats, bboxes, origin)
+
+
+def test_dynamic_mode_exports_to_onnx_opset13(tmp_path):
+    """MMDeploy cannot export MMPose's DCC at opset 11; ours (with MMPose's GAU) exports at 13."""
+    ort = pytest.importorskip('onnxruntime')
+    dcc = DynamicCoordinateClassifier(24, 14, feat_channels=32, num_bins=(48, 64), spe_channels=16,
+                                      gau_cfg=GAU).eval()
+    feats, boxes, grids = _inputs(5, torch.float32)
+    path = str(tmp_path / 'dcc.onnx')
+    names = ['x_logits', 'y_logits', 'keypoints', 'sigma']
+    torch.onnx.export(_DCCGraph(dcc).eval(), (feats, boxes, grids), path, dynamo=False, opset_version=13,
+                      input_names=['pose_feats', 'bboxes', 'origin'], output_names=names,
+                      dynamic_axes={n: {0: 'N'} for n in ['pose_feats', 'bboxes', 'origin', *names]})
+    feats, boxes, grids = _inputs(7, torch.float32)
+    outs = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(
+        None, dict(pose_feats=feats.numpy(), bboxes=boxes.numpy(), origin=grids.numpy()))
+    assert not dcc.training  # (an export restores the wrapper's mode; the wrapper was in eval)
+    with torch.no_grad():
+        ref = dcc(feats, boxes, grids)
+    for name, o, r in zip(names, outs, ref):
+        # keypoints are absolute pixels (up to ~700 here): compare relative to their magnitude
+        tol = 1e-4 * max(1.0, r.abs().max().item()) if name == 'keypoints' else 1e-4
+        assert np.abs(o - r.numpy()).max() <= tol, (name, np.abs(o - r.numpy()).max())
