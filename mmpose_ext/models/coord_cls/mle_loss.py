@@ -12,7 +12,8 @@ It may be negative (P > 1 when σ is small): that is expected.
 MMPose splits this over ``RTMOHead``/``DCC.generate_target_heatmap`` and ``MLECCLoss``; here it takes
 the logits, bin coordinates, σ, targets, weights and areas directly, so any coordinate-classification
 head can use it. NaN safety: σ ≥ ``sigma_min``, √area ≥ 1 (as MMPose), zero-weight keypoints never touch
-the graph (their targets may be NaN/inf), non-finite predictions raise instead of being zeroed silently.
+the graph with their targets (which may be NaN/inf), non-finite predictions raise instead of being
+zeroed silently (MMPose sets NaN losses to 0, which still leaves NaN gradients).
 """
 from typing import Optional
 
