@@ -36,22 +36,25 @@ DEFAULT_GAU = dict(s=128, expansion_factor=2, dropout_rate=0.0, drop_path=0.0, a
                    pos_enc='add')
 
 
-def bin_softmax(logits: Tensor) -> Tensor:
-    """Softmax over the last (bin) axis as MMPose's DCC computes it: logits clamped to ±5e4 (fp16-safe),
-    detached max subtracted, denominator + ``EPS`` (and ``MIN_SHIFTED_LOGIT``, see there). Differs from
-    ``Tensor.softmax`` by < 1e-8 relative."""
+def _shifted_exp(logits: Tensor) -> Tensor:
+    """exp(logits − max) as MMPose's DCC: logits clamped to ±5e4 (fp16-safe), detached max subtracted
+    (and ``MIN_SHIFTED_LOGIT``, see there)."""
     logits = logits.clamp(min=-5e4, max=5e4)
-    logits = logits - logits.max(dim=-1, keepdim=True).values.detach()
-    exp = logits.clamp(min=MIN_SHIFTED_LOGIT).exp()
+    shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
+    return shifted.clamp(min=MIN_SHIFTED_LOGIT).exp()
+
+
+def bin_softmax(logits: Tensor) -> Tensor:
+    """Softmax over the last (bin) axis as MMPose's DCC computes it (denominator + ``EPS``). Differs from
+    ``Tensor.softmax`` by < 1e-8 relative."""
+    exp = _shifted_exp(logits)
     return exp / (exp.sum(dim=-1, keepdim=True) + EPS)
 
 
 def _expectation(logits: Tensor, bins: Tensor) -> Tensor:
-    """Σ_b softmax(logits)_b · c_b with MMPose's softmax (clamp, detached max, + EPS): (N, K, B) logits
-    and (N, B) or (B,) bins → (N, K)."""
-    logits = logits.clamp(min=-5e4, max=5e4)
-    shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
-    exp = shifted.clamp(min=MIN_SHIFTED_LOGIT).exp()  # (N, K, B)
+    """Σ_b bin_softmax(logits)_b · c_b for (N, K, B) logits and (N, B) or (B,) bins → (N, K), without
+    dividing the (N, K, B) tensor elementwise."""
+    exp = _shifted_exp(logits)  # (N, K, B)
     if bins.dim() == 2:
         num = (exp @ bins.unsqueeze(-1)).squeeze(-1)  # (N, K, B) @ (N, B, 1) → (N, K)
     else:

@@ -136,4 +136,4 @@ def test_overfits_a_fixed_batch_of_bundled_images():
     print(f'overfit: loss {losses[0]:.3f} -> {losses[-1]:.3f}, mean error {err0:.2f} -> {err1:.2f} px')
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < losses[0] - 2.0  # log-likelihood gained > 2 nats per keypoint
-    assert err1 < err0 / 4, (err0, err1)  # measured: 25.5 → 3.4 px
+    assert err1 < err0 / 4, (err0, err1)  # measured: 33.7 → 3.5 px
