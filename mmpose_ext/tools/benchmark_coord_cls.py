@@ -5,8 +5,8 @@
 1. ``DynamicCoordinateClassifier`` vs MMPose's ``DCC`` (``rtmo_head.py``) at RTMO-s shapes (pose vector
    256, K 17, 128 channels, 192×256 bins, sine dims 128, GAU s 128), same weights: inference forward
    (no grad) and training forward + backward. Ratio = ours / MMPose (< 1: ours faster).
-2. ``SineCoordClsHead`` vs MMPose's ``SimCCHead`` on the same ResNet-50 at 256×192: head-only forward and
-   backbone + head forward latency.
+2. ``SineCoordClsHead`` vs MMPose's ``SimCCHead`` on the same ResNet-50 at 256×192 (heads as in the two
+   COCO configs), and vs ``RTMCCHead`` on RTMPose-s's CSPNeXt-s: head-only and backbone + head latency.
 
 Timings are medians of interleaved repeats (A, B, A, B, ...) after warm-up, so that load changes on a
 shared machine hit both sides alike.
@@ -74,28 +74,40 @@ def bench_dcc(num_instances: int, repeats: int) -> Dict[str, float]:
             'train_ratio': train['ours'] / train['mmpose']}
 
 
-def bench_topdown_head(batch: int, repeats: int) -> Dict[str, float]:
+def bench_topdown_head(batch: int, repeats: int, backbone_name: str = 'res50') -> Dict[str, float]:
     from mmpose.registry import MODELS
 
     import mmpose_ext  # noqa: F401
 
-    backbone = MODELS.build(dict(type='ResNet', depth=50, init_cfg=None))
+    gau = dict(hidden_dims=256, s=128, expansion_factor=2, dropout_rate=0., drop_path=0., act_fn='SiLU',
+               use_rel_bias=False, pos_enc=False)
+    if backbone_name == 'res50':
+        backbone = MODELS.build(dict(type='ResNet', depth=50, init_cfg=None))
+        ref = dict(type='SimCCHead', in_channels=2048, out_channels=17, input_size=(192, 256),
+                   in_featuremap_size=(6, 8), simcc_split_ratio=2.0)
+        ours = dict(type='SineCoordClsHead', in_channels=2048, num_keypoints=17, input_size=(192, 256),
+                    in_featuremap_size=(6, 8))
+    else:  # RTMPose-s
+        backbone = MODELS.build(dict(_scope_='mmdet', type='CSPNeXt', arch='P5', expand_ratio=0.5,
+                                     deepen_factor=0.33, widen_factor=0.5, out_indices=(4, ),
+                                     channel_attention=True, act_cfg=dict(type='SiLU')))
+        ref = dict(type='RTMCCHead', in_channels=512, out_channels=17, input_size=(192, 256),
+                   in_featuremap_size=(6, 8), simcc_split_ratio=2.0, final_layer_kernel_size=7, gau_cfg=gau)
+        ours = dict(type='SineCoordClsHead', in_channels=512, num_keypoints=17, input_size=(192, 256),
+                    in_featuremap_size=(6, 8), final_layer_kernel_size=7)
     backbone.eval()  # (MMPose's ResNet.train returns None: no chaining)
-    simcc = MODELS.build(dict(type='SimCCHead', in_channels=2048, out_channels=17, input_size=(192, 256),
-                              in_featuremap_size=(6, 8), simcc_split_ratio=2.0)).eval()
-    ours = MODELS.build(dict(type='SineCoordClsHead', in_channels=2048, num_keypoints=17,
-                             input_size=(192, 256), in_featuremap_size=(6, 8))).eval()
+    ref, ours = MODELS.build(ref).eval(), MODELS.build(ours).eval()
     x = torch.randn(batch, 3, 256, 192)
     with torch.no_grad():
         feats = backbone(x)
-        head = _interleaved({'simcc': lambda: simcc(feats), 'ours': lambda: ours(feats)}, repeats)
-        full = _interleaved({'simcc': lambda: simcc(backbone(x)), 'ours': lambda: ours(backbone(x))},
-                            max(3, repeats // 5))
-    n_simcc = sum(p.numel() for p in simcc.parameters())
+        head = _interleaved({'ref': lambda: ref(feats), 'ours': lambda: ours(feats)}, repeats)
+        full = _interleaved({'ref': lambda: ref(backbone(x)), 'ours': lambda: ours(backbone(x))},
+                            max(3, repeats // 4))
+    n_ref = sum(p.numel() for p in ref.parameters())
     n_ours = sum(p.numel() for p in ours.parameters())
-    return {'head_simcc_ms': head['simcc'], 'head_ours_ms': head['ours'], 'head_ratio': head['ours'] / head['simcc'],
-            'model_simcc_ms': full['simcc'], 'model_ours_ms': full['ours'],
-            'model_ratio': full['ours'] / full['simcc'], 'params_simcc_M': n_simcc / 1e6, 'params_ours_M': n_ours / 1e6}
+    return {'head_ref_ms': head['ref'], 'head_ours_ms': head['ours'], 'head_ratio': head['ours'] / head['ref'],
+            'model_ref_ms': full['ref'], 'model_ours_ms': full['ours'],
+            'model_ratio': full['ours'] / full['ref'], 'params_ref_M': n_ref / 1e6, 'params_ours_M': n_ours / 1e6}
 
 
 def main(argv=None):
@@ -115,16 +127,16 @@ def main(argv=None):
         r = bench_dcc(n, args.repeats)
         print(f"| {n} | {r['infer_mmpose_ms']:.2f} | {r['infer_ours_ms']:.2f} | {r['infer_ratio']:.2f}x | "
               f"{r['train_mmpose_ms']:.2f} | {r['train_ours_ms']:.2f} | {r['train_ratio']:.2f}x |")
-    print('\nTop-down head vs SimCCHead, ResNet-50, 256x192 (ours / SimCC)')
-    print('| batch | head SimCC ms | head ours ms | ratio | model SimCC ms | model ours ms | ratio | params '
-          'SimCC / ours (M) |')
-    print('|---|---|---|---|---|---|---|---|')
-    for b in args.batch:
-        r = bench_topdown_head(b, args.repeats)
-        print(f"| {b} | {r['head_simcc_ms']:.2f} | {r['head_ours_ms']:.2f} | {r['head_ratio']:.2f}x | "
-              f"{r['model_simcc_ms']:.1f} | {r['model_ours_ms']:.1f} | {r['model_ratio']:.2f}x | "
-              f"{r['params_simcc_M']:.2f} / {r['params_ours_M']:.2f} |")
-
+    for name, ref_name in (('res50', 'SimCCHead'), ('cspnext-s', 'RTMCCHead')):
+        print(f'\nTop-down head vs {ref_name}, {name}, 256x192 (ours / {ref_name})')
+        print('| batch | head ref ms | head ours ms | ratio | model ref ms | model ours ms | ratio | '
+              'params ref / ours (M) |')
+        print('|---|---|---|---|---|---|---|---|')
+        for b in args.batch:
+            r = bench_topdown_head(b, args.repeats, name)
+            print(f"| {b} | {r['head_ref_ms']:.2f} | {r['head_ours_ms']:.2f} | {r['head_ratio']:.2f}x | "
+                  f"{r['model_ref_ms']:.1f} | {r['model_ours_ms']:.1f} | {r['model_ratio']:.2f}x | "
+                  f"{r['params_ref_M']:.2f} / {r['params_ours_M']:.2f} |")
 
 if __name__ == '__main__':
     main()
