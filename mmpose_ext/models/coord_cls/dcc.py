@@ -177,6 +177,19 @@ class DynamicCoordinateClassifier(BaseModule):
         y_bins = self.y_bins * scale[:, 1:2] + center[:, 1:2]  # (N, By)
         return x_bins, y_bins
 
+    def _static_codes(self) -> Tuple[Tensor, Tensor]:
+        """Static mode's bin codes (Bx, C) and (By, C). They depend on the weights only, so without
+        autograd (inference, export) they are computed once and reused until a weight changes (tracked by
+        the tensors' version counters, which ``load_state_dict`` and optimisers bump)."""
+        params = (self.x_fc.weight, self.x_fc.bias, self.y_fc.weight, self.y_fc.bias)
+        key = tuple((p._version, p.data_ptr(), p.dtype) for p in params)
+        if torch.is_grad_enabled() or getattr(self, '_codes_key', None) != key:
+            codes = (self.x_fc(self.spe(position=self.x_static)), self.y_fc(self.spe(position=self.y_static)))
+            if torch.is_grad_enabled():
+                return codes
+            self._codes_key, self._codes = key, codes
+        return self._codes
+
     def keypoint_feats(self, pose_feats: Tensor) -> Tensor:
         """(N, C_in) pose features → (N, K, C) keypoint features."""
         if pose_feats.dim() != 2 or pose_feats.size(1) != self.in_channels:
@@ -220,8 +233,7 @@ class DynamicCoordinateClassifier(BaseModule):
         sigma = self.sigma_fc(pose_feats)  # (N, K)
         x_bins, y_bins = self.bin_coords(bboxes)
         if self.static:
-            x_codes = self.x_fc(self.spe(position=x_bins))  # (Bx, C), shared by all instances
-            y_codes = self.y_fc(self.spe(position=y_bins))  # (By, C)
+            x_codes, y_codes = self._static_codes()  # (Bx, C), (By, C), shared by all instances
             x_logits = kpt_feats @ x_codes.t()  # (N, K, Bx)
             y_logits = kpt_feats @ y_codes.t()  # (N, K, By)
         else:

@@ -123,6 +123,27 @@ def test_static_mode_equals_dynamic_mode_on_the_matching_box(K):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
 
 
+def test_static_codes_cache_follows_the_weights():
+    static = DynamicCoordinateClassifier(24, 17, feat_channels=32, num_bins=(96, 128), spe_channels=16,
+                                         gau_cfg=GAU, static_size=(48, 64)).eval()
+    feats = torch.randn(3, 24)
+    with torch.no_grad():
+        first = static(feats)[0]
+        torch.testing.assert_close(static(feats)[0], first, rtol=0, atol=0)  # cached codes
+        static.x_fc.weight.mul_(2.0)  # an in-place update (optimiser step) must invalidate the cache
+        changed = static(feats)[0]
+    fresh = static(feats)[0]  # autograd on: never cached
+    assert fresh.requires_grad and not torch.allclose(changed, first)
+    torch.testing.assert_close(changed, fresh.detach(), rtol=0, atol=1e-6)
+    static.load_state_dict(DynamicCoordinateClassifier(
+        24, 17, feat_channels=32, num_bins=(96, 128), spe_channels=16, gau_cfg=GAU,
+        static_size=(48, 64)).state_dict())  # load_state_dict copies in place: cache invalidated too
+    with torch.no_grad():
+        loaded = static(feats)[0]
+    assert not torch.allclose(loaded, changed)
+    torch.testing.assert_close(loaded, static(feats)[0].detach(), rtol=0, atol=1e-6)
+
+
 def test_decode_is_the_expectation_over_bins():
     x_bins = torch.tensor([0.0, 10.0, 20.0])
     logits = torch.tensor([[[0.0, 1e4, 0.0]]])  # all mass on the middle bin
