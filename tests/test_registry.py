@@ -69,6 +69,8 @@ _SCAI_BASE = dict(
     head=dict(type='HeatmapHead', in_channels=256, out_channels=17, deconv_out_channels=(8, 8),
               deconv_kernel_sizes=(4, 4), loss=dict(type='KeypointMSELoss'),
               decoder=dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=2)))
+
+
 def _run_tokenpose_head(head):
     from mmengine.structures import InstanceData, PixelData
 
@@ -87,6 +89,8 @@ def _run_tokenpose_head(head):
 def _run_tokenpose_stem(stem):
     x = torch.randn(2, 3, 32, 24, requires_grad=True)
     return stem(x)[0].square().mean(), (x, )
+
+
 def _run_emsda(attn):
     shapes = torch.tensor([[4, 3], [2, 2]])
     query = torch.randn(2, 5, 16, requires_grad=True)
@@ -110,6 +114,38 @@ def _run_poseur_head(head):
         samples.append(sample)
     losses = head.loss(feats, samples)
     return sum(v for k, v in losses.items() if k.startswith('loss')), feats
+
+
+def _run_dcc(dcc):
+    feats = torch.randn(4, 32, requires_grad=True)
+    boxes = torch.tensor([[10.0, 20.0, 60.0, 120.0]]).repeat(4, 1).requires_grad_(True)
+    x_logits, y_logits, kpts, sigma = dcc(feats, boxes, boxes.detach()[:, :2])
+    return kpts.mean() + sigma.mean() + x_logits.mean() + y_logits.mean(), (feats, boxes)
+
+
+def _run_coord_mle_loss(loss):
+    x_logits = torch.randn(3, 14, 8, requires_grad=True)
+    y_logits = torch.randn(3, 14, 10, requires_grad=True)
+    sigma = (torch.rand(3, 14) * 0.1).requires_grad_(True)
+    targets = torch.rand(3, 14, 2) * 8
+    out = loss(x_logits, y_logits, torch.arange(8.0), torch.arange(10.0), sigma, targets,
+               torch.ones(3, 14), torch.full((3, ), 64.0))
+    return out, (x_logits, y_logits, sigma)
+
+
+def _run_sine_cc_head(head):
+    from mmengine.structures import InstanceData
+
+    from mmpose.structures import PoseDataSample
+
+    samples = []
+    for _ in range(3):
+        sample = PoseDataSample()
+        sample.gt_instance_labels = InstanceData(keypoint_labels=torch.rand(1, 14, 2),
+                                                 keypoint_weights=torch.ones(1, 14))
+        samples.append(sample)
+    feats = torch.randn(3, 16, 2, 2, requires_grad=True)
+    return head.loss((feats, ), samples)['loss_kpt'], (feats, )
 
 
 MODEL_CASES = {
@@ -139,6 +175,13 @@ MODEL_CASES = {
                       _run_tokenpose_head),
     'TokenPoseStem': (dict(type='TokenPoseStem', stem_channels=8, out_channels=16, num_blocks=2),
                       _run_tokenpose_stem),
+    'DynamicCoordinateClassifier': (dict(type='DynamicCoordinateClassifier', in_channels=32, num_keypoints=17,
+                                         feat_channels=16, num_bins=(12, 16), spe_channels=8,
+                                         gau_cfg=dict(s=8, pos_enc='add')), _run_dcc),
+    'CoordMLELoss': (dict(type='CoordMLELoss'), _run_coord_mle_loss),
+    'SineCoordClsHead': (dict(type='SineCoordClsHead', in_channels=16, num_keypoints=14, input_size=(16, 24),
+                              in_featuremap_size=(2, 2), feat_channels=16, spe_channels=8,
+                              gau_cfg=dict(s=8, pos_enc='add')), _run_sine_cc_head),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),

@@ -1,11 +1,12 @@
 from .common import EMSDA, LaplaceIntegralScorer, RLEFlowLoss
+from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, SineCoordClsHead
 from .poseur import PoseurHead
 from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet, SCAIHeatmapLoss, SCAIPoseEstimator,
                    SCAIPredictionNet)
 from .tokenpose import TokenPoseHead, TokenPoseStem
 
 __all__ = [
-    'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss', 'SCAICorrectionLoss', 'SCAICorrectionNet',
-    'SCAIFeedbackNet', 'SCAIHeatmapLoss', 'SCAIPoseEstimator', 'SCAIPredictionNet', 'TokenPoseHead',
-    'TokenPoseStem'
+    'CoordMLELoss', 'DynamicCoordinateClassifier', 'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss',
+    'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss', 'SCAIPoseEstimator',
+    'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseStem'
 ]

@@ -1,0 +1,167 @@
+"""Top-down coordinate-classification head whose bin codes are sine encodings (SimCC/RTMCC family).
+
+SimCC (Li et al., ECCV 2022) and RTMPose's RTMCC head classify each keypoint's x and y against ``W·s`` and
+``H·s`` bins with a free Linear classifier; its weight rows act as learned position codes of the bins.
+Here the codes are explicit: the ``DynamicCoordinateClassifier`` of RTMO (Lu et al., CVPR 2024) in static
+mode, i.e. the sine encoding of each bin's coordinate followed by a learned Linear per axis. The keypoint
+coordinates are the softmax expectations over the bins, and a per-keypoint σ (RTMO's Laplace scale, in
+units of the instance size) gives Laplace-integral keypoint scores (Poseur's score, ``LaplaceIntegralScorer``).
+
+Pipeline: last feature map → conv to K channels (RTMCC's ``final_layer``) → flatten to one pose vector per
+instance → DCC (Linear+BN to K keypoint features, GAU, sine-coded static bins, σ).
+
+Targets: with ``CoordMLELoss`` the head reads ``keypoint_labels`` in [0, 1] of ``input_size`` (MMPose's
+``RegressionLabel`` codec) and normalises errors by the input area; with MMPose's ``KLDiscretLoss`` it
+reads SimCC labels (``SimCCLabel`` codec with ``simcc_split_ratio`` equal to this head's), since the static
+bins sit at SimCC's ``i / split_ratio``. σ is trained only by ``CoordMLELoss``.
+"""
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from mmpose.evaluation.functional import keypoint_pck_accuracy, simcc_pck_accuracy
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import MODELS
+from mmpose.utils.tensor_utils import to_numpy
+from mmpose.utils.typing import ConfigType, InstanceList, OptConfigType, OptSampleList
+from .dcc import DEFAULT_GAU
+from .mle_loss import CoordMLELoss
+
+
+@MODELS.register_module()
+class SineCoordClsHead(BaseHead):
+    """Top-down head classifying coordinates against sine-encoded static bins, with σ-based scores.
+
+    Note:
+        - batch (instances): B
+        - keypoints: K
+        - feature map: C × h × w
+        - bins: Bx = W·s, By = H·s for input size (W, H) and split ratio s
+
+    Args:
+        in_channels (int): C.
+        num_keypoints (int): K (from the dataset's metainfo; checked against the data in ``loss``).
+        input_size (tuple[int, int]): (W, H) of the input image.
+        in_featuremap_size (tuple[int, int]): (w, h) of the last feature map.
+        simcc_split_ratio (float): s, bins per pixel. Defaults to 2.0.
+        final_layer_kernel_size (int): Kernel of the conv to K channels (RTMPose: 7). Defaults to 1.
+        feat_channels (int): Keypoint feature channels of the DCC. Defaults to 128.
+        spe_channels (int): Sine-encoding dims of a bin coordinate. Defaults to 128.
+        spe_temperature (float): Sine-encoding temperature. Defaults to 300.
+        gau_cfg (dict, optional): MMPose ``GAUEncoder`` config refining the keypoint features.
+        loss (dict): ``CoordMLELoss`` or MMPose's ``KLDiscretLoss``.
+        scorer (dict): Keypoint score from the Laplace scale (in units of √(W·H)).
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_keypoints: int,
+                 input_size: Sequence[int],
+                 in_featuremap_size: Sequence[int],
+                 simcc_split_ratio: float = 2.0,
+                 final_layer_kernel_size: int = 1,
+                 feat_channels: int = 128,
+                 spe_channels: int = 128,
+                 spe_temperature: float = 300.0,
+                 gau_cfg: Optional[dict] = DEFAULT_GAU,
+                 loss: ConfigType = dict(type='CoordMLELoss'),
+                 scorer: ConfigType = dict(type='LaplaceIntegralScorer', radius=0.1),
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg)
+        self.in_channels = in_channels
+        self.num_keypoints = num_keypoints
+        self.input_size = tuple(int(s) for s in input_size)
+        self.in_featuremap_size = tuple(int(s) for s in in_featuremap_size)
+        self.simcc_split_ratio = float(simcc_split_ratio)
+        w, h = self.input_size
+        num_bins = (int(w * simcc_split_ratio), int(h * simcc_split_ratio))
+
+        self.final_layer = nn.Conv2d(in_channels, num_keypoints, final_layer_kernel_size,
+                                     padding=final_layer_kernel_size // 2)
+        pose_dims = num_keypoints * self.in_featuremap_size[0] * self.in_featuremap_size[1]
+        self.dcc = MODELS.build(dict(
+            type='DynamicCoordinateClassifier', in_channels=pose_dims, num_keypoints=num_keypoints,
+            feat_channels=feat_channels, num_bins=num_bins, spe_channels=spe_channels,
+            spe_temperature=spe_temperature, gau_cfg=gau_cfg, static_size=self.input_size))
+        self.loss_module = MODELS.build(loss)
+        self.scorer = MODELS.build(scorer)
+        self.area = float(w * h)  # instance size for the MLE error normalisation and the σ units
+
+    def forward(self, feats: Tuple[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Args: feats (tuple[Tensor]): multi-level features; the last, (B, C, h, w), is used.
+
+        Returns:
+            tuple: x logits (B, K, Bx), y logits (B, K, By), keypoints (B, K, 2) normalised to [0, 1] of
+            ``input_size`` (MMPose's regression-head convention, O(1) values for export checks), σ (B, K).
+        """
+        x = feats[-1]
+        if tuple(x.shape[-2:]) != self.in_featuremap_size[::-1]:
+            raise ValueError(f'{type(self).__name__}: feature map is {tuple(x.shape[-2:])} (h, w), configured '
+                             f'in_featuremap_size (w, h) = {self.in_featuremap_size}')
+        x = self.final_layer(x)  # (B, K, h, w)
+        pose = x.flatten(1)  # (B, K*h*w): one pose vector per instance
+        x_logits, y_logits, kpts, sigma = self.dcc(pose)  # kpts in input-image pixels
+        return x_logits, y_logits, kpts / kpts.new_tensor(self.input_size), sigma
+
+    def _scores(self, sigma: Tensor) -> Tensor:
+        """σ (B, K) → scores (B, K). The MLE kernel exp(−|d|/(√area·σ)/2) is a Laplace of scale 2σ."""
+        scale = (2 * sigma).unsqueeze(-1).expand(*sigma.shape, 2)  # (B, K, 2), same scale on both axes
+        return self.scorer(scale)
+
+    def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: OptConfigType = {}) -> InstanceList:
+        """Flip-TTA (average of the keypoints, the flipped ones mirrored x → W − 1 − x and re-indexed, and of
+        σ), then Laplace-integral scores. Keypoints are in input-image pixels, as MMPose's top-down
+        estimator expects."""
+        if test_cfg.get('flip_test', False):
+            assert isinstance(feats, list) and len(feats) == 2
+            flip_indices = batch_data_samples[0].metainfo['flip_indices']
+            _, _, kpts, sigma = self.forward(feats[0])
+            _, _, kpts_flip, sigma_flip = self.forward(feats[1])
+            kpts_flip = kpts_flip[:, flip_indices]  # (B, K, 2), keypoints swapped left/right
+            # mirror in pixels, x → W − 1 − x, written in normalised units
+            kpts_flip = torch.stack((1 - (kpts_flip[..., 0] * self.input_size[0] + 1) / self.input_size[0],
+                                     kpts_flip[..., 1]), dim=-1)
+            kpts = (kpts + kpts_flip) * 0.5
+            sigma = (sigma + sigma_flip[:, flip_indices]) * 0.5
+        else:
+            _, _, kpts, sigma = self.forward(feats)
+        scores = self._scores(sigma)
+        kpts = kpts * kpts.new_tensor(self.input_size)  # (B, K, 2) input-image pixels
+        kpts, scores = to_numpy(kpts), to_numpy(scores)
+        return [InstanceData(keypoints=kpts[i:i + 1], keypoint_scores=scores[i:i + 1])
+                for i in range(kpts.shape[0])]
+
+    def loss(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
+        """Loss (``CoordMLELoss`` on coordinates or ``KLDiscretLoss`` on SimCC labels) and PCK accuracy."""
+        x_logits, y_logits, kpts, sigma = self.forward(feats)
+        kpts = kpts * kpts.new_tensor(self.input_size)  # (B, K, 2) input-image pixels
+        labels = [d.gt_instance_labels for d in batch_data_samples]
+        weights = torch.cat([lab.keypoint_weights for lab in labels]).to(kpts)  # (B, K)
+        if weights.shape != kpts.shape[:2]:
+            raise ValueError(f'{type(self).__name__}: data has keypoint weights {tuple(weights.shape)}, head '
+                             f'predicts (B, K) = {tuple(kpts.shape[:2])}: num_keypoints must match the '
+                             'dataset metainfo')
+        mask = to_numpy(weights) > 0
+        if isinstance(self.loss_module, CoordMLELoss):
+            if 'keypoint_labels' not in labels[0]:
+                raise KeyError(f'{type(self).__name__} with CoordMLELoss needs keypoint_labels in [0, 1] of '
+                               'input_size (MMPose\'s RegressionLabel codec)')
+            size = kpts.new_tensor(self.input_size)
+            targets = torch.cat([lab.keypoint_labels for lab in labels]).to(kpts) * size  # (B, K, 2) pixels
+            x_bins, y_bins = self.dcc.bin_coords()
+            areas = kpts.new_full((kpts.size(0), ), self.area)
+            loss = self.loss_module(x_logits, y_logits, x_bins, y_bins, sigma, targets, weights, areas)
+            _, acc, _ = keypoint_pck_accuracy(
+                to_numpy(kpts), to_numpy(targets), mask, thr=0.05,
+                norm_factor=np.tile(np.array(self.input_size, dtype=np.float32), (kpts.size(0), 1)))
+        else:
+            gt_x = torch.cat([lab.keypoint_x_labels for lab in labels])  # (B, K, Bx)
+            gt_y = torch.cat([lab.keypoint_y_labels for lab in labels])  # (B, K, By)
+            loss = self.loss_module((x_logits, y_logits), (gt_x, gt_y), weights)
+            _, acc, _ = simcc_pck_accuracy((to_numpy(x_logits), to_numpy(y_logits)),
+                                           (to_numpy(gt_x), to_numpy(gt_y)), self.simcc_split_ratio, mask)
+        return dict(loss_kpt=loss, acc_pose=torch.tensor(acc, device=kpts.device))
