@@ -34,17 +34,12 @@ def build_cfg(config: str, work_dir: str, epochs=None):
     """Load the demo config; with ``epochs`` set, shorten the schedule consistently."""
     from mmengine.config import Config
 
+    from mmpose_ext.schedule import set_epochs
+
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     if epochs is not None:
-        cfg.train_cfg.max_epochs = epochs
-        cfg.train_cfg.val_interval = epochs
-        cfg.default_hooks.checkpoint.interval = epochs
-        for sched in cfg.param_scheduler:
-            if sched.get('by_epoch', True):
-                sched.end = epochs
-                if 'T_max' in sched:
-                    sched.T_max = epochs
+        set_epochs(cfg, epochs)
     return cfg
 
 

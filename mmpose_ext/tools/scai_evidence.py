@@ -47,16 +47,11 @@ def load_cfg(path: Path, work_dir: Path, epochs: int):
     """A config with its schedule shortened/lengthened to ``epochs`` and its own work dir."""
     from mmengine.config import Config
 
+    from mmpose_ext.schedule import set_epochs
+
     cfg = Config.fromfile(str(path))
     cfg.work_dir = str(work_dir)
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs
-    cfg.default_hooks.checkpoint.interval = epochs
-    for sched in cfg.param_scheduler:
-        if sched.get('by_epoch', True):
-            sched.end = epochs
-            if 'T_max' in sched:
-                sched.T_max = epochs
+    set_epochs(cfg, epochs)
     return cfg
 
 
