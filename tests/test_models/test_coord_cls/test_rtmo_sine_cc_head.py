@@ -1,11 +1,15 @@
 """RTMOSineCCHead against MMPose 1.3.2's RTMOHead (weights copied: same losses, same predictions), its
 exported top-k graph against predict and onnxruntime, and a few training steps of a tiny model on the
 bundled COCO / CrowdPose images."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
+from mmpose.engine.hooks import RTMOModeSwitchHook
 from mmpose.registry import MODELS
 from mmpose_ext.models.coord_cls import RTMOSineCCHead
 from ._bottomup import bottomup_batch, head_cfg, tiny_model_cfg
@@ -37,11 +41,13 @@ def test_losses_equal_mmpose_rtmo_head(K, stage):
     RTMOModeSwitchHook sets at epoch 280 (proxy targets from the DCC, MLE ×5, OKS ×10)."""
     _, samples = bottomup_batch(K)
     ref, ours = _pair(K)
-    if stage == 2:
+    if stage == 2:  # MMPose's hook, with the RTMO recipe's epoch-280 attributes, on both heads
+        hook = RTMOModeSwitchHook(epoch_attributes={
+            280: {'proxy_target_cc': True, 'loss_mle.loss_weight': 5.0, 'loss_oks.loss_weight': 10.0}})
         for head in (ref, ours):
-            head.proxy_target_cc = True
-            head.loss_mle.loss_weight = 5.0
-            head.loss_oks.loss_weight = 10.0
+            runner = SimpleNamespace(epoch=280, model=SimpleNamespace(head=head), logger=MMLogger.get_current_instance())
+            hook.before_train_epoch(runner)
+        assert ours.proxy_target_cc and ours.loss_mle.loss_weight == 5.0 and ours.loss_oks.loss_weight == 10.0
     feats = _feats(len(samples))
     ref_losses = ref.loss(feats, samples)
     losses = ours.loss(feats, samples)
