@@ -18,7 +18,7 @@ scores, DCC keypoints and keypoint scores. ``predict`` is MMPose's RTMO decoding
 ``nms_pre`` top-k, box NMS, DCC on the kept points). RTMO has no flip test; neither has this head.
 """
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmdet.utils import reduce_mean
