@@ -148,6 +148,45 @@ def _run_sine_cc_head(head):
     return head.loss((feats, ), samples)['loss_kpt'], (feats, )
 
 
+
+def _run_rtmo_sine_cc_head(head):
+    """Two 64x64 images, one and two persons (K=14, random keypoints inside the boxes), SimOTA targets."""
+    from mmengine.structures import InstanceData
+
+    from mmpose.structures import PoseDataSample
+
+    samples = []
+    for boxes in ([[8.0, 4.0, 40.0, 60.0]], [[2.0, 2.0, 30.0, 50.0], [30.0, 10.0, 62.0, 62.0]]):
+        boxes = torch.tensor(boxes)
+        n = len(boxes)
+        sample = PoseDataSample(metainfo=dict(input_size=(64, 64)))
+        kpts = boxes[:, None, :2] + torch.rand(n, 14, 2) * (boxes[:, None, 2:] - boxes[:, None, :2])
+        sample.gt_instance_labels = InstanceData(
+            bboxes=boxes, labels=torch.zeros(n, dtype=torch.long), keypoints=kpts,
+            keypoints_visible=torch.ones(n, 14), areas=(boxes[:, 2:] - boxes[:, :2]).prod(-1))
+        samples.append(sample)
+    feats = (torch.randn(2, 16, 4, 4, requires_grad=True), torch.randn(2, 16, 2, 2, requires_grad=True))
+    losses = head.loss(feats, samples)
+    assert 'loss_mle' in losses
+    return sum(v.mean() for k, v in losses.items() if k.startswith('loss')), feats
+
+
+_RTMO_METAINFO = 'configs/_base_/datasets/crowdpose.py'
+_RTMO_SINE_CC_HEAD = dict(
+    type='RTMOSineCCHead', num_keypoints=14, featmap_strides=(16, 32),
+    head_module_cfg=dict(num_classes=1, in_channels=256, cls_feat_channels=256, channels_per_group=36,
+                         pose_vec_channels=16, widen_factor=1 / 32, stacked_convs=1),
+    assigner=dict(type='SimOTAAssigner', dynamic_k_indicator='oks',
+                  oks_calculator=dict(type='PoseOKS', metainfo=_RTMO_METAINFO), use_keypoints_for_center=True),
+    prior_generator=dict(type='MlvlPointGenerator', centralize_points=True, strides=[16, 32]),
+    dcc_cfg=dict(in_channels=16, feat_channels=8, num_bins=(12, 16), spe_channels=8, gau_cfg=dict(s=8, pos_enc='add')),
+    overlaps_power=0.5,
+    loss_cls=dict(type='VariFocalLoss', reduction='sum', use_target_weight=True),
+    loss_bbox=dict(type='IoULoss', mode='square', eps=1e-16, reduction='sum', loss_weight=5.0),
+    loss_oks=dict(type='OKSLoss', reduction='none', metainfo=_RTMO_METAINFO, loss_weight=30.0),
+    loss_vis=dict(type='BCELoss', use_target_weight=True, reduction='mean'),
+    loss_mle=dict(type='CoordMLELoss'))
+
 MODEL_CASES = {
     'PoseurHead': (dict(type='PoseurHead', in_channels=16, embed_dims=16, num_heads=2, num_levels=2,
                         num_points=2, num_decoder_layers=2, feedforward_channels=32,
@@ -182,6 +221,7 @@ MODEL_CASES = {
     'SineCoordClsHead': (dict(type='SineCoordClsHead', in_channels=16, num_keypoints=14, input_size=(16, 24),
                               in_featuremap_size=(2, 2), feat_channels=16, spe_channels=8,
                               gau_cfg=dict(s=8, pos_enc='add')), _run_sine_cc_head),
+    'RTMOSineCCHead': (_RTMO_SINE_CC_HEAD, _run_rtmo_sine_cc_head),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),

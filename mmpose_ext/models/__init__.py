@@ -1,5 +1,5 @@
 from .common import EMSDA, LaplaceIntegralScorer, RLEFlowLoss
-from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, SineCoordClsHead
+from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, RTMOSineCCHead, SineCoordClsHead
 from .poseur import PoseurHead
 from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet, SCAIHeatmapLoss, SCAIPoseEstimator,
                    SCAIPredictionNet)
@@ -7,6 +7,6 @@ from .tokenpose import TokenPoseHead, TokenPoseStem
 
 __all__ = [
     'CoordMLELoss', 'DynamicCoordinateClassifier', 'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss',
-    'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss', 'SCAIPoseEstimator',
-    'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseStem'
+    'RTMOSineCCHead', 'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss',
+    'SCAIPoseEstimator', 'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseStem'
 ]
