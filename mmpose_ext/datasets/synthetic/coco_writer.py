@@ -32,10 +32,12 @@ GENERATOR_VERSION = 1
 
 def layout_metainfo(layout: str) -> dict:
     """MMPose's parsed metainfo of ``layout`` ('coco' -> K=17, 'crowdpose' -> K=14)."""
+    import mmpose
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
     if layout not in LAYOUTS:
         raise ValueError(f'unknown layout {layout!r}; choose from {sorted(LAYOUTS)}')
-    return parse_pose_metainfo(dict(from_file=f'configs/_base_/datasets/{LAYOUTS[layout]}'))
+    base = Path(mmpose.__file__).parent / '.mim' / 'configs' / '_base_' / 'datasets'
+    return parse_pose_metainfo(dict(from_file=str(base / LAYOUTS[layout])))
 
 
 def coco_category(metainfo: dict) -> dict:

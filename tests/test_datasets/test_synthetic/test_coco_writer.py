@@ -80,3 +80,27 @@ def test_ensure_dataset_generates_once(tmp_path):
     assert (tmp_path / 'annotations' / 'person_keypoints_train.json').stat().st_mtime_ns == stamp
     ensure_dataset(tmp_path, num_train=3, num_val=1, seed=0, progress=False)
     assert len(json.loads((tmp_path / 'annotations' / 'person_keypoints_train.json').read_text())['images']) == 3
+
+
+@pytest.mark.parametrize('layout,dataset_cls', [('coco', CocoDataset), ('crowdpose', CrowdPoseDataset)])
+def test_ground_truth_as_prediction_scores_ap_one(tmp_path, layout, dataset_cls):
+    """Areas, sigmas, visibility and (for CrowdPose) crowd indices are consistent with MMPose's CocoMetric:
+    predicting the annotations themselves gives AP = 1."""
+    from mmpose.evaluation import CocoMetric
+
+    generate_split(tmp_path, 'val', 4, seed=2, layout=layout, **KW)
+    ann_file = str(tmp_path / 'annotations' / 'person_keypoints_val.json')
+    dataset = dataset_cls(data_root=str(tmp_path), ann_file='annotations/person_keypoints_val.json',
+                          data_prefix=dict(img='val/'), test_mode=True, pipeline=[])
+    kwargs = dict(use_area=False, iou_type='keypoints_crowd') if layout == 'crowdpose' else {}
+    metric = CocoMetric(ann_file=ann_file, outfile_prefix=str(tmp_path / 'preds'), **kwargs)
+    metric.dataset_meta = dataset.metainfo
+    samples = []
+    for i in range(len(dataset)):
+        info = dataset[i]
+        k = info['keypoints'].shape[1]
+        samples.append(dict(id=info['id'], img_id=info['img_id'], gt_instances=dict(),
+                            pred_instances=dict(keypoints=info['keypoints'], keypoint_scores=np.ones((1, k)))))
+    metric.process([], samples)
+    metrics = metric.compute_metrics(metric.results)
+    assert metrics['AP'] == pytest.approx(1.0)
