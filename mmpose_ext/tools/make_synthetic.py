@@ -5,12 +5,14 @@
 
 Writes ``OUT/{train,val}/*.jpg``, ``OUT/annotations/person_keypoints_{train,val}.json``, the simulated
 detections ``OUT/annotations/person_detections_{train,val}.json`` and ``OUT/meta.json`` (parameters and
-images per second). The same seed gives the same files.
+images per second); ``--preview docs/x.png`` also draws the first train images with their skeletons (MMPose's
+visualizer). The same seed gives the same files.
 """
 import argparse
 import json
 
 from mmpose_ext.datasets.synthetic import generate_dataset
+from mmpose_ext.datasets.synthetic.preview import draw_samples
 
 
 def parse_args(argv=None):
@@ -26,6 +28,8 @@ def parse_args(argv=None):
     parser.add_argument('--max-size', type=int, default=320, help='largest image side')
     parser.add_argument('--max-people', type=int, default=6)
     parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--preview', default=None, help='also save a PNG grid of train images with skeletons')
+    parser.add_argument('--preview-num', type=int, default=6)
     return parser.parse_args(argv)
 
 
@@ -34,6 +38,8 @@ def main(argv=None) -> dict:
     summary = generate_dataset(args.out, args.num_train, args.num_val, args.seed, args.layout, args.workers,
                                (args.min_size, args.max_size), args.max_people, progress=not args.no_progress)
     print(json.dumps({k: summary[k] for k in ('train', 'val')}, indent=2))
+    if args.preview:
+        print('preview:', draw_samples(args.out, args.preview, num=args.preview_num, layout=args.layout))
     return summary
 
 
