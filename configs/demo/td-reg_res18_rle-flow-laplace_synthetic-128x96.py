@@ -1,6 +1,6 @@
 # The demo on generated data: our RLE-flow + Laplace model (ResNet-18 from scratch, 128x96) trained on a small
 # synthetic set that the demo generates on first run with
-#   mmpose_ext.datasets.synthetic.ensure_dataset(<data_root>, num_train=400, num_val=50, seed=0)
+#   mmpose_ext.datasets.synthetic.ensure_for_config(cfg)  # = ensure_dataset(data_root, **synthetic)
 # (about half a minute on 2 cores); a CPU-scale run, not a benchmark.
 _base_ = ['../synthetic/td-reg_res18_rle-flow-laplace-1xb32-30e_synthetic-128x96.py']
 

@@ -16,7 +16,7 @@ import multiprocessing
 import time
 from functools import partial
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -180,3 +180,13 @@ def ensure_dataset(root, num_train: int = 1000, num_val: int = 200, seed: int = 
             return root
     generate_dataset(root, num_train, num_val, seed, layout, workers, progress=progress)
     return root
+
+
+def ensure_for_config(cfg, workers: int = 0, progress: bool = True) -> Path:
+    """Generate the dataset a config trains on, if missing: the root is its train dataset's ``data_root``,
+    the parameters its ``synthetic`` dict (``num_train``, ``num_val``, ``seed``, ``layout``), e.g. the demo's
+    ``configs/demo/td-reg_res18_rle-flow-laplace_synthetic-128x96.py``."""
+    if 'synthetic' not in cfg:
+        raise KeyError('the config has no `synthetic = dict(num_train=..., num_val=..., seed=..., layout=...)`')
+    return ensure_dataset(cfg.train_dataloader.dataset.data_root, workers=workers, progress=progress,
+                          **cfg.synthetic)

@@ -104,3 +104,17 @@ def test_ground_truth_as_prediction_scores_ap_one(tmp_path, layout, dataset_cls)
     metric.process([], samples)
     metrics = metric.compute_metrics(metric.results)
     assert metrics['AP'] == pytest.approx(1.0)
+
+
+def test_ensure_for_config_reads_the_demo_config(repo_root, tmp_path):
+    from mmengine.config import Config
+
+    from mmpose_ext.datasets.synthetic import ensure_for_config
+
+    cfg = Config.fromfile(str(repo_root / 'configs/demo/td-reg_res18_rle-flow-laplace_synthetic-128x96.py'))
+    assert cfg.synthetic.num_train >= 100 and cfg.train_dataloader.dataset.data_root.endswith('synthetic-demo/')
+    cfg.synthetic.num_train, cfg.synthetic.num_val = 2, 1  # toy scale, in a temporary folder
+    cfg.train_dataloader.dataset.data_root = str(tmp_path)
+    assert ensure_for_config(cfg, progress=False) == tmp_path
+    meta = json.loads((tmp_path / 'meta.json').read_text())['params']
+    assert (meta['num_train'], meta['num_val'], meta['seed'], meta['layout']) == (2, 1, 0, 'coco')
