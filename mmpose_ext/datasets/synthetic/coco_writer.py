@@ -129,15 +129,17 @@ def generate_split(root, split: str, num_images: int, seed: int = 0, layout: str
     t0 = time.time()
     bar = _progress(num_images, f'{split} images') if progress else None
     results = []
-    if workers > 0:
-        with multiprocessing.get_context('fork').Pool(workers) as pool:
-            for res in pool.imap(work, range(num_images), chunksize=4):
-                results.append(res)
-                bar is not None and bar.update()
-    else:
-        for i in range(num_images):
-            results.append(work(i))
-            bar is not None and bar.update()
+    pool = multiprocessing.get_context('fork').Pool(workers) if workers > 0 else None
+    try:
+        images = pool.imap(work, range(num_images), chunksize=4) if pool else map(work, range(num_images))
+        for res in images:
+            results.append(res)
+            if bar is not None:
+                bar.update()
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     if bar is not None and hasattr(bar, 'close'):
         bar.close()
     seconds = time.time() - t0
