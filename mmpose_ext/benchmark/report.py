@@ -37,6 +37,7 @@ def _plot(results: List[dict], x_key: str, x_label: str, path: Path, title: str)
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
     rows = [r for r in results if not r.get('error') and r.get(x_key) is not None]
@@ -47,6 +48,12 @@ def _plot(results: List[dict], x_key: str, x_label: str, path: Path, title: str)
                    label=row['name'])
         if row.get('real/AP') is not None:
             ax.scatter([x], [row['real/AP']], facecolors='none', edgecolors=colour, marker='s', s=50)
+    xs = [r[x_key] for r in rows if r[x_key] > 0]
+    if xs and max(xs) / min(xs) > 20:  # timings spanning decades read better on a log axis
+        ax.set_xscale('log')
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    aps = [r.get(k) or 0.0 for r in rows for k in ('synthetic/AP', 'real/AP')]
+    ax.set_ylim(-0.02, max([0.1] + [1.15 * a for a in aps]))
     ax.set_xlabel(x_label)
     ax.set_ylabel('COCO AP (● synthetic val, □ real fixtures)')
     ax.set_title(title)
