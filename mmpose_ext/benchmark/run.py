@@ -70,11 +70,19 @@ def run_benchmark(configs: Sequence[str], out_dir, seed: int = 0, iters: Optiona
                   batch_size: Optional[int] = None, latency_repeats: int = 5,
                   latency_batches: Sequence[int] = (1, 32), command: str = '') -> dict:
     """Benchmark every config under the same budget and data; a config that fails is reported, not fatal."""
+    if not configs:
+        raise ValueError('no configs to benchmark')
     out_dir = Path(out_dir)
     data_root = Path(data_root or out_dir / f'data-{layout}-seed{seed}-{num_train}')
     t0 = time.perf_counter()
     ensure_dataset(data_root, num_train=num_train, num_val=num_val, seed=seed, layout=layout, workers=workers)
     gen_s = time.perf_counter() - t0
+    budget = f'{iters} iterations' if iters is not None else f'{minutes} minutes'
+    meta = dict(command=command, budget=budget, seed=seed, layout=layout, cpu_threads=torch.get_num_threads(),
+                device='cuda' if torch.cuda.is_available() else 'cpu', torch=torch.__version__,
+                data=f'{num_train} train / {num_val} val generated images ({data_root}), '
+                     f'generated in {gen_s:.0f} s (0 if already there)',
+                real_data=str(real_root))
     results: List[dict] = []
     for config in configs:
         try:
@@ -84,11 +92,5 @@ def run_benchmark(configs: Sequence[str], out_dir, seed: int = 0, iters: Optiona
             print_log(f'benchmark of {config} failed:\n{traceback.format_exc()}', logger='current',
                       level=logging.ERROR)
             results.append(dict(name=Path(config).stem, config=str(config), error=traceback.format_exc()))
-    budget = f'{iters} iterations' if iters is not None else f'{minutes} minutes'
-    meta = dict(command=command, budget=budget, seed=seed, layout=layout, cpu_threads=torch.get_num_threads(),
-                device='cuda' if torch.cuda.is_available() else 'cpu', torch=torch.__version__,
-                data=f'{num_train} train / {num_val} val generated images ({data_root}), '
-                     f'generated in {gen_s:.0f} s (0 if already there)',
-                real_data=str(real_root))
-    paths = write_report(results, meta, out_dir)
+        paths = write_report(results, meta, out_dir)  # after every config, so a cut-short run keeps its rows
     return dict(results=results, meta=meta, files=paths)
