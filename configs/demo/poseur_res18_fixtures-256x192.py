@@ -7,7 +7,7 @@ _base_ = ['../poseur/poseur_res50_8xb32-325e_coco-256x192.py']
 data_root = '{{ fileDirname }}/../../data/fixtures/coco/'
 ann_file = data_root + 'test_coco.json'
 
-train_cfg = dict(max_epochs=60, val_interval=60)
+train_cfg = dict(max_epochs=150, val_interval=150)
 optim_wrapper = dict(  # fp32 on CPU: a plain OptimWrapper with the recipe's AdamW and lr multipliers
     _delete_=True,
     type='OptimWrapper',
@@ -15,7 +15,7 @@ optim_wrapper = dict(  # fp32 on CPU: a plain OptimWrapper with the recipe's Ada
     paramwise_cfg={{ _base_.optim_wrapper.paramwise_cfg }})
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=10, start_factor=0.01, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=60, eta_min=1e-5, by_epoch=True, begin=0, end=60),
+    dict(type='CosineAnnealingLR', T_max=150, eta_min=1e-5, by_epoch=True, begin=0, end=150),
 ]
 auto_scale_lr = dict(enable=False)
 
@@ -51,5 +51,5 @@ test_evaluator = val_evaluator
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=60, save_best=None, max_keep_ckpts=1))
+    checkpoint=dict(interval=150, save_best=None, max_keep_ckpts=1))
 randomness = dict(seed=0)

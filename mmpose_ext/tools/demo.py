@@ -1,9 +1,10 @@
 """The bundled demo: train → evaluate → visualise → export, on the real COCO images in data/fixtures.
 
-    python -m mmpose_ext.tools.demo [--epochs 60] [--work-dir outputs/demo]
+    python -m mmpose_ext.tools.demo [--epochs N] [--work-dir outputs/demo] [--config CONFIG]
 
-Trains ``configs/demo/td-reg_res18_rle-flow-laplace_fixtures-256x192.py`` (MMPose's RLEHead with our
-RLEFlowLoss and Laplace-integral scores) with MMEngine's runner, evaluates it with MMPose's CocoMetric,
+Trains ``configs/demo/poseur_res18_fixtures-256x192.py`` (Poseur: ResNet-18 from scratch, EMSDA decoder,
+per-layer RLE flow losses, Laplace-integral scores; ``--config`` takes any top-down config, e.g. the RLE demo
+``configs/demo/td-reg_res18_rle-flow-laplace_fixtures-256x192.py``) with MMEngine's runner, evaluates it with MMPose's CocoMetric,
 draws the predicted skeletons on a bundled image with MMPose's visualizer, exports the network to ONNX and
 checks it with onnxruntime, then prints where everything is.
 """
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs/demo/td-reg_res18_rle-flow-laplace_fixtures-256x192.py'
+DEMO_CONFIG = REPO / 'configs/demo/poseur_res18_fixtures-256x192.py'
 FIXTURES = REPO / 'data/fixtures/coco'
 
 
