@@ -47,18 +47,24 @@ def _run_scai_correction_loss(loss):
     return sum(out.values()), (corrected, feedback)
 
 
-def _run_scai_estimator(model):
-    """SCAI's stage 1 with Φ and Γ in the same step (alternate=False), on random targets."""
+def _heatmap_samples(n: int, K: int, H: int, W: int) -> list:
+    """``n`` data samples with random (K, H, W) target heatmaps and all K keypoints weighted 1."""
     from mmengine.structures import InstanceData, PixelData
 
     from mmpose.structures import PoseDataSample
+
     samples = []
-    for _ in range(2):
-        s = PoseDataSample()
-        s.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 12))
-        s.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
-        samples.append(s)
-    losses = model(torch.rand(2, 3, 64, 48), samples, mode='loss')
+    for _ in range(n):
+        sample = PoseDataSample()
+        sample.gt_fields = PixelData(heatmaps=torch.rand(K, H, W))
+        sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, K))
+        samples.append(sample)
+    return samples
+
+
+def _run_scai_estimator(model):
+    """SCAI's stage 1 with Φ and Γ in the same step (alternate=False), on random targets."""
+    losses = model(torch.rand(2, 3, 64, 48), _heatmap_samples(2, 17, 16, 12), mode='loss')
     return sum(losses.values()), ()
 
 
@@ -72,18 +78,8 @@ _SCAI_BASE = dict(
 
 
 def _run_tokenpose_head(head):
-    from mmengine.structures import InstanceData, PixelData
-
-    from mmpose.structures import PoseDataSample
-
     feats = torch.randn(2, 8, 8, 6, requires_grad=True)
-    samples = []
-    for _ in range(2):
-        sample = PoseDataSample()
-        sample.gt_fields = PixelData(heatmaps=torch.rand(5, 8, 6))
-        sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 5))
-        samples.append(sample)
-    return head.loss((feats, ), samples)['loss_kpt'], (feats, )
+    return head.loss((feats, ), _heatmap_samples(2, 5, 8, 6))['loss_kpt'], (feats, )
 
 
 def _run_tokenpose_stem(stem):
