@@ -47,3 +47,12 @@ def test_time_budget_hook_stops_training():
     hook.before_train(runner)
     hook.after_train_iter(runner, 0)
     assert runner.train_loop.stop_training is True
+
+
+def test_budget_split_over_stages():
+    from mmpose_ext.benchmark.run import _split
+
+    assert [_split(5, 2, i) for i in range(2)] == [3, 2]
+    assert [_split(2, 3, i) for i in range(3)] == [1, 1, 0]
+    assert _split(1.5, 3, 2) == pytest.approx(0.5)
+    assert _split(None, 2, 0) is None

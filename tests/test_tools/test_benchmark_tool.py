@@ -39,3 +39,45 @@ def test_benchmark_crowdpose_minutes_and_a_failing_config(repo_root, tmp_path):
     assert ok['iters'] == 1  # stopped by the time budget after one iteration
     assert 'NoSuchHead' in failed['error']
     assert 'failed' in (tmp_path / 'results.md').read_text()
+
+
+HEATMAP = 'configs/synthetic/td-hm_res18_1xb32-30e_synthetic-128x96.py'
+SCAI = 'configs/synthetic/scai_td-hm-res18_1xb32-30e_synthetic-128x96.py'
+
+
+def test_benchmark_scai_wraps_the_heatmap_model_of_the_same_run(repo_root, tmp_path):
+    """SCAI's `benchmark` plan: its frozen base is the heatmap row's trained model, the budget is split over
+    its two stages (stage 2 starts from stage 1's weights), and it is tested with and without TTA."""
+    import torch
+
+    benchmark.main(['--configs', str(repo_root / HEATMAP), str(repo_root / SCAI), '--budget-iters', '3',
+                    '--out', str(tmp_path), '--no-real', *TINY])
+    rows = json.loads((tmp_path / 'results.json').read_text())['results']
+    assert [r['name'] for r in rows] == [HEATMAP.split('/')[-1][:-3], SCAI.split('/')[-1][:-3],
+                                         SCAI.split('/')[-1][:-3] + '+TTA']
+    assert all('error' not in r for r in rows), [r.get('error') for r in rows]
+    heatmap, scai, scai_tta = rows
+    assert scai['iters'] == 3 and scai['wraps'] == heatmap['name']  # 2 + 1 iterations in the two stages
+    assert scai['head'] == 'SCAIPoseEstimator' and scai['params_M'] > heatmap['params_M']
+    assert 0.0 <= scai['synthetic/AP'] <= 1.0 and 0.0 <= scai_tta['synthetic/AP'] <= 1.0
+
+    def weights(path):
+        return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+
+    base = weights(tmp_path / heatmap['name'] / 'final.pth')
+    stage0 = weights(tmp_path / scai['name'] / 'stage0' / 'final.pth')
+    stage1 = weights(tmp_path / scai['name'] / 'stage1' / 'final.pth')
+    key = 'backbone.conv1.weight'
+    assert torch.equal(stage1['base.' + key], base[key])  # the wrapped model stays frozen
+    def changed(prefix):
+        return [k for k in stage0 if k.startswith(prefix) and not torch.equal(stage0[k], stage1[k])]
+
+    assert not changed('phi.') and not changed('gamma.')  # stage 2 starts from stage 1 and trains only C
+    assert changed('correction.')
+
+
+def test_benchmark_scai_needs_its_base_first(repo_root, tmp_path):
+    benchmark.main(['--configs', str(repo_root / SCAI), '--budget-iters', '1', '--out', str(tmp_path),
+                    '--no-real', *TINY])
+    (row, ) = json.loads((tmp_path / 'results.json').read_text())['results']
+    assert 'list that config before it' in row['error']
