@@ -13,7 +13,7 @@ model = dict(
         _delete_=True,
         type='SineCoordClsHead',
         in_channels=512,
-        num_keypoints=17,  # COCO metainfo
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
         input_size=codec['input_size'],
         in_featuremap_size=tuple([s // 32 for s in codec['input_size']]),
         simcc_split_ratio=2.0,

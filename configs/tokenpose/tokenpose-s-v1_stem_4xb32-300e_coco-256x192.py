@@ -26,7 +26,7 @@ model = dict(
         _delete_=True,
         type='TokenPoseHead',
         in_channels=256,
-        out_channels=17,
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
         patch_size=(4, 3),
         embed_dims=192,
         depth=12,

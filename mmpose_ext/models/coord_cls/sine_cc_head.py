@@ -27,6 +27,7 @@ from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, InstanceList, OptConfigType, OptSampleList
+from ..common.keypoint_count import resolve_num_keypoints
 from .dcc import DEFAULT_GAU
 from .mle_loss import CoordMLELoss
 
@@ -43,7 +44,8 @@ class SineCoordClsHead(BaseHead):
 
     Args:
         in_channels (int): C.
-        num_keypoints (int): K (from the dataset's metainfo; checked against the data in ``loss``).
+        num_keypoints (int, optional): K; read from ``metainfo`` when None (checked against the data in
+            ``loss``).
         input_size (tuple[int, int]): (W, H) of the input image.
         in_featuremap_size (tuple[int, int]): (w, h) of the last feature map.
         simcc_split_ratio (float): s, bins per pixel. Defaults to 2.0.
@@ -54,14 +56,16 @@ class SineCoordClsHead(BaseHead):
         gau_cfg (dict, optional): MMPose ``GAUEncoder`` config refining the keypoint features.
         loss (dict): ``CoordMLELoss`` or MMPose's ``KLDiscretLoss``.
         scorer (dict): Keypoint score from the Laplace scale (in units of √(W·H)).
+        metainfo (dict, optional): The dataset metainfo giving K, e.g.
+            ``dict(from_file='configs/_base_/datasets/coco.py')``.
         init_cfg (dict, optional): MMEngine init config.
     """
 
     def __init__(self,
                  in_channels: int,
-                 num_keypoints: int,
-                 input_size: Sequence[int],
-                 in_featuremap_size: Sequence[int],
+                 num_keypoints: Optional[int] = None,
+                 input_size: Optional[Sequence[int]] = None,
+                 in_featuremap_size: Optional[Sequence[int]] = None,
                  simcc_split_ratio: float = 2.0,
                  final_layer_kernel_size: int = 1,
                  feat_channels: int = 128,
@@ -70,8 +74,12 @@ class SineCoordClsHead(BaseHead):
                  gau_cfg: Optional[dict] = DEFAULT_GAU,
                  loss: ConfigType = dict(type='CoordMLELoss'),
                  scorer: ConfigType = dict(type='LaplaceIntegralScorer', radius=0.1),
+                 metainfo: Optional[dict] = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
+        num_keypoints = resolve_num_keypoints(num_keypoints, metainfo, type(self).__name__)
+        if input_size is None or in_featuremap_size is None:
+            raise ValueError(f'{type(self).__name__}: give input_size=(W, H) and in_featuremap_size=(w, h)')
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
         self.input_size = tuple(int(s) for s in input_size)

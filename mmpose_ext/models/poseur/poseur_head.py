@@ -21,7 +21,6 @@ import torch
 from mmdet.models.layers import SinePositionalEncoding
 from torch import Tensor, nn
 
-from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.models.utils.tta import flip_coordinates
@@ -29,6 +28,7 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
+from ..common.keypoint_count import resolve_num_keypoints
 from ..common.laplace_scorer import LaplaceIntegralScorer
 from .coarse_stage import CoarseStage
 from .keypoint_encoder import KeypointEncoder
@@ -40,19 +40,6 @@ def _poseur_rle_loss() -> dict:
     """Poseur's RLE loss (official code): σ already positive, prior N(0.5, I), its residual term."""
     return dict(type='RLEFlowLoss', use_target_weight=True, sigma_activation=None, prior_mean=0.5,
                 q_distribution='poseur')
-
-
-def resolve_num_keypoints(num_keypoints: Optional[int], metainfo: Optional[dict]) -> int:
-    """K from ``num_keypoints`` or from a dataset metainfo (``dict(from_file=...)`` or a parsed one)."""
-    from_meta = None
-    if metainfo is not None:
-        from_meta = int(parse_pose_metainfo(dict(metainfo))['num_keypoints'])
-    if num_keypoints is None and from_meta is None:
-        raise ValueError('PoseurHead needs num_keypoints or a dataset metainfo, e.g. '
-                         "metainfo=dict(from_file='configs/_base_/datasets/coco.py')")
-    if num_keypoints is not None and from_meta is not None and num_keypoints != from_meta:
-        raise ValueError(f'PoseurHead: num_keypoints={num_keypoints} but the metainfo has {from_meta}')
-    return int(num_keypoints if num_keypoints is not None else from_meta)
 
 
 @MODELS.register_module()
@@ -127,7 +114,7 @@ class PoseurHead(BaseHead):
         if flip_fusion not in ('laplace', 'average'):
             raise ValueError(f"PoseurHead: flip_fusion must be 'laplace' or 'average', got {flip_fusion!r}")
         self.in_channels = in_channels
-        self.num_keypoints = resolve_num_keypoints(num_keypoints, metainfo)
+        self.num_keypoints = resolve_num_keypoints(num_keypoints, metainfo, 'PoseurHead')
         self.num_levels = num_levels
         self.embed_dims = embed_dims
         self.flip_fusion = flip_fusion

@@ -25,6 +25,7 @@ from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
+from ..common.keypoint_count import resolve_num_keypoints
 from .transformer import TokenPoseTransformer
 
 
@@ -34,14 +35,14 @@ class TokenPoseHead(HeatmapHead):
 
     Note:
         - batch size: B
-        - keypoints: K (``out_channels``; take it from the dataset metainfo, e.g. 17 for COCO)
+        - keypoints: K (``out_channels``, or read from ``metainfo``, e.g. 17 for COCO)
         - feature map: C channels, H × W; patch ph × pw; visual tokens N = (H/ph)·(W/pw)
         - embedding dims: D
         - heatmap: Hh × Wh (the codec's ``heatmap_size`` is (Wh, Hh))
 
     Args:
         in_channels (int): C of the last feature map.
-        out_channels (int): K.
+        out_channels (int, optional): K; read from ``metainfo`` when None (both given must agree).
         patch_size (tuple[int, int]): (ph, pw); H and W must be divisible by them. TokenPose-S-v1/B use
             (4, 3) on a 64×48 map, S-v2 (2, 2).
         heatmap_size (tuple[int, int], optional): (Wh, Hh); defaults to the decoder's ``heatmap_size``.
@@ -62,13 +63,15 @@ class TokenPoseHead(HeatmapHead):
             otherwise it is LN → Linear(D, Hh·Wh).
         loss (dict): Keypoint loss config (MMPose's ``KeypointMSELoss`` by default).
         decoder (dict, optional): Heatmap codec config (e.g. ``MSRAHeatmap``).
+        metainfo (dict, optional): The dataset metainfo giving K, e.g.
+            ``dict(from_file='configs/_base_/datasets/coco.py')``.
         init_cfg (dict, optional): Defaults to truncated-normal(0.02) Linear weights, zero biases,
             LayerNorm (1, 0), as the official code; keypoint tokens are truncated-normal(0.02).
     """
 
     def __init__(self,
                  in_channels: int,
-                 out_channels: int,
+                 out_channels: Optional[int] = None,
                  patch_size: Sequence[int] = (4, 3),
                  heatmap_size: Optional[Sequence[int]] = None,
                  embed_dims: int = 192,
@@ -84,7 +87,9 @@ class TokenPoseHead(HeatmapHead):
                  hidden_dims: Optional[int] = None,
                  loss: ConfigType = dict(type='KeypointMSELoss', use_target_weight=True),
                  decoder: OptConfigType = None,
+                 metainfo: Optional[dict] = None,
                  init_cfg: OptConfigType = None) -> None:
+        out_channels = resolve_num_keypoints(out_channels, metainfo, 'TokenPoseHead')
         # HeatmapHead's own layers are switched off (Identity); we keep its loss/predict/decoder.
         super().__init__(in_channels=in_channels, out_channels=out_channels, deconv_out_channels=None,
                          conv_out_channels=None, final_layer=None, loss=loss, decoder=decoder,

@@ -29,7 +29,7 @@ def test_forward_shapes_train_and_eval(poseur_cfg, metainfo, K):
 def test_num_keypoints_and_metainfo_must_agree(poseur_cfg):
     with pytest.raises(ValueError, match='metainfo has 14'):
         MODELS.build(poseur_cfg(num_keypoints=17, metainfo=CROWDPOSE))
-    with pytest.raises(ValueError, match='needs num_keypoints'):
+    with pytest.raises(ValueError, match='PoseurHead needs the number of keypoints'):
         MODELS.build(poseur_cfg())
 
 
