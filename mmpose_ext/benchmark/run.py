@@ -141,6 +141,33 @@ def benchmark_config(config: str, data_root, real_root: Optional[str], out_dir, 
     return rows
 
 
+def order_by_dependencies(configs: Sequence[str]) -> List[str]:
+    """``configs`` in their given order, except that a config whose ``benchmark.wraps`` names another listed
+    config moves after it (so ``configs/synthetic/*.py`` runs the heatmap model before SCAI)."""
+    stems = {Path(c).stem: c for c in configs}
+    wraps = {}
+    for config in configs:
+        try:
+            wraps[config] = (Config.fromfile(config).get('benchmark') or {}).get('wraps')
+        except Exception:  # noqa: BLE001 - a broken config is reported when it is benchmarked
+            wraps[config] = None
+    ordered: List[str] = []
+
+    def visit(config, seen=()):
+        if config in ordered:
+            return
+        if config in seen:
+            raise ValueError(f'benchmark.wraps forms a cycle through {config}')
+        dep = stems.get(wraps[config])
+        if dep is not None:
+            visit(dep, seen + (config, ))
+        ordered.append(config)
+
+    for config in configs:
+        visit(config)
+    return ordered
+
+
 def run_benchmark(configs: Sequence[str], out_dir, seed: int = 0, iters: Optional[int] = None,
                   minutes: Optional[float] = None, layout: str = 'coco', data_root=None, num_train: int = 2000,
                   num_val: int = 200, real_root: Optional[str] = None, workers: int = 2,
@@ -162,7 +189,7 @@ def run_benchmark(configs: Sequence[str], out_dir, seed: int = 0, iters: Optiona
                 real_data=str(real_root))
     results: List[dict] = []
     trained: Dict[str, str] = {}
-    for config in configs:
+    for config in order_by_dependencies(configs):
         try:
             results += benchmark_config(config, data_root, real_root, out_dir, seed, iters, minutes, layout,
                                         workers, batch_size, latency_repeats, latency_batches, trained)

@@ -56,3 +56,14 @@ def test_budget_split_over_stages():
     assert [_split(2, 3, i) for i in range(3)] == [1, 1, 0]
     assert _split(1.5, 3, 2) == pytest.approx(0.5)
     assert _split(None, 2, 0) is None
+
+
+def test_wrapping_configs_run_after_their_base(repo_root):
+    from mmpose_ext.benchmark.run import order_by_dependencies
+
+    syn = repo_root / 'configs/synthetic'
+    scai, heatmap, rle = (str(syn / n) for n in ('scai_td-hm-res18_1xb32-30e_synthetic-128x96.py',
+                                                 'td-hm_res18_1xb32-30e_synthetic-128x96.py',
+                                                 'td-reg_res18_rle-1xb32-30e_synthetic-128x96.py'))
+    assert order_by_dependencies([scai, rle, heatmap]) == [heatmap, scai, rle]
+    assert order_by_dependencies([rle, scai]) == [rle, scai]  # its base is not listed: it fails alone
