@@ -10,7 +10,7 @@ model = dict(
         _delete_=True,
         type='SineCoordClsHead',
         in_channels=512,
-        num_keypoints=17,  # COCO metainfo
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
         input_size={{_base_.codec.input_size}},
         in_featuremap_size=(3, 4),  # 96x128 input / 32
         simcc_split_ratio=2.0,

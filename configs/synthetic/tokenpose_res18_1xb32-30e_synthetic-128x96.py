@@ -12,7 +12,7 @@ model = dict(
         _delete_=True,
         type='TokenPoseHead',
         in_channels=128,
-        out_channels=17,  # COCO metainfo
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
         patch_size=(2, 2),
         embed_dims=192,
         depth=12,

@@ -7,6 +7,7 @@ from typing import Dict, List
 COLUMNS = (  # (key, header, format)
     ('name', 'config', '{}'), ('head', 'head', '{}'), ('params_M', 'params (M)', '{:.2f}'),
     ('gflops', 'GFLOPs', '{:.2f}'), ('iters', 'iters', '{}'), ('train_s', 'train (s)', '{:.0f}'),
+    ('s_per_iter', 's / iter', '{:.2f}'),
     ('synthetic/AP', 'AP synth', '{:.3f}'), ('synthetic/AP .5', 'AP50 synth', '{:.3f}'),
     ('real/AP', 'AP real', '{:.3f}'), ('test_s', 'test synth (s)', '{:.0f}'),
     ('latency_b1_ms', 'CPU ms (b=1)', '{:.1f}'),
@@ -14,7 +15,10 @@ COLUMNS = (  # (key, header, format)
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
-    value = row.get(key)
+    if key == 's_per_iter':
+        value = row['train_s'] / row['iters'] if row.get('iters') else None
+    else:
+        value = row.get(key)
     return '—' if value is None else fmt.format(value)
 
 

@@ -1,14 +1,19 @@
-"""The bundled demo: train → evaluate → visualise → export, on the real COCO images in data/fixtures.
+"""The bundled demo (the README's main job): generate → train → evaluate → visualise → export.
 
-    python -m mmpose_ext.tools.demo [--epochs N] [--work-dir outputs/demo] [--config CONFIG]
+    python -m mmpose_ext.tools.demo [--config CONFIG] [--epochs N] [--work-dir outputs/demo]
+                                    [--num-train N --num-val N --data-root DIR]
 
-Trains ``configs/demo/poseur_res18_fixtures-256x192.py`` (Poseur: ResNet-18 from scratch, EMSDA decoder,
-per-layer RLE flow losses, Laplace-integral scores; ``--config`` takes any top-down config, e.g. the RLE demo
-``configs/demo/td-reg_res18_rle-flow-laplace_fixtures-256x192.py``) with MMEngine's runner, evaluates it with MMPose's CocoMetric,
-draws the predicted skeletons on a bundled image with MMPose's visualizer, exports the network to ONNX and
-checks it with onnxruntime, then prints where everything is.
+With the default config, ``configs/demo/poseur_res18_synthetic-128x96.py``, it generates a small synthetic
+COCO-format set on first run (``mmpose_ext.datasets.synthetic``, cached in ``data/synthetic-demo``), trains
+the model from scratch with MMEngine's runner, evaluates it with MMPose's CocoMetric (ground-truth boxes) on
+the held-out generated split, on the generated training images and on the real COCO images bundled in
+``data/fixtures``, draws its predictions on a generated training image, a held-out one and a real one with
+MMPose's visualizer, exports the network to ONNX, checks it against onnxruntime and prints where everything
+is. A config without a ``synthetic`` dict (e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and
+tests on the bundled real images instead.
 """
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -17,8 +22,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs/demo/poseur_res18_fixtures-256x192.py'
+DEMO_CONFIG = REPO / 'configs/demo/poseur_res18_synthetic-128x96.py'
 FIXTURES = REPO / 'data/fixtures/coco'
+REAL_IMAGE = FIXTURES / '000000196141.jpg'
 
 
 def parse_args(argv=None):
@@ -26,27 +32,40 @@ def parse_args(argv=None):
     parser.add_argument('--config', default=str(DEMO_CONFIG))
     parser.add_argument('--epochs', type=int, default=None, help='override the config\'s max_epochs')
     parser.add_argument('--work-dir', default=str(REPO / 'outputs/demo'))
-    parser.add_argument('--image', default=str(FIXTURES / '000000196141.jpg'),
-                        help='image to draw predictions on (its boxes come from the annotation file)')
+    parser.add_argument('--num-train', type=int, default=None, help='generated training images (config\'s)')
+    parser.add_argument('--num-val', type=int, default=None, help='generated held-out images (config\'s)')
+    parser.add_argument('--data-root', default=None, help='where the generated set is cached (config\'s)')
+    parser.add_argument('--image', default=str(REAL_IMAGE),
+                        help='real image to draw predictions on (its boxes come from its annotation file)')
     return parser.parse_args(argv)
 
 
-def build_cfg(config: str, work_dir: str, epochs=None):
-    """Load the demo config; with ``epochs`` set, shorten the schedule consistently."""
+def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=None, data_root=None):
+    """Load the demo config; shorten the schedule consistently with ``epochs``; with a ``synthetic`` dict,
+    point every dataset at the generated root (``data_root`` overrides it) and size it."""
     from mmengine.config import Config
 
+    from mmpose_ext.benchmark.setup import point_at_dataset
     from mmpose_ext.schedule import set_epochs
 
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     if epochs is not None:
         set_epochs(cfg, epochs)
+    if 'synthetic' in cfg:
+        for key, value in (('num_train', num_train), ('num_val', num_val)):
+            if value is not None:
+                cfg.synthetic[key] = value
+        root = Path(data_root or cfg.train_dataloader.dataset.data_root)
+        workers = cfg.train_dataloader.num_workers
+        point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)
+        cfg.test_dataloader.batch_size = cfg.train_dataloader.batch_size
     return cfg
 
 
 def gt_boxes(ann_file: Path, image: Path) -> np.ndarray:
     """(N, 4) xyxy person boxes of ``image`` from a COCO annotation file."""
-    coco = json.loads(ann_file.read_text())
+    coco = json.loads(Path(ann_file).read_text())
     img_id = next(im['id'] for im in coco['images'] if im['file_name'] == image.name)
     boxes = [a['bbox'] for a in coco['annotations'] if a['image_id'] == img_id and a.get('num_keypoints', 1) > 0]
     boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)
@@ -54,22 +73,39 @@ def gt_boxes(ann_file: Path, image: Path) -> np.ndarray:
     return boxes
 
 
-def visualise(cfg, checkpoint: str, image: Path, out_file: Path) -> int:
-    """Draw the model's predictions on ``image`` with MMPose's visualizer; return the instance count."""
+def visualise(model, visualizer, image: Path, ann_file: Path, out_file: Path) -> int:
+    """Draw ``model``'s predictions for the annotated people of ``image`` with MMPose's ``visualizer``;
+    return the instance count."""
     import mmcv
-    from mmpose.apis import inference_topdown, init_model
-    from mmpose.registry import VISUALIZERS
+    from mmpose.apis import inference_topdown
     from mmpose.structures import merge_data_samples
 
-    model = init_model(cfg, checkpoint, device='cpu')
-    boxes = gt_boxes(Path(cfg.test_dataloader.dataset.ann_file), image)
+    boxes = gt_boxes(ann_file, image)
     results = inference_topdown(model, str(image), boxes, bbox_format='xyxy')
-    visualizer = VISUALIZERS.build(dict(cfg.visualizer, name='mmpose_ext_demo'))
-    visualizer.set_dataset_meta(model.dataset_meta)
     img = mmcv.imread(str(image), channel_order='rgb')
-    visualizer.add_datasample('demo', img, data_sample=merge_data_samples(results), draw_gt=False,
+    visualizer.add_datasample(image.stem, img, data_sample=merge_data_samples(results), draw_gt=False,
                               draw_bbox=True, kpt_thr=0.0, show=False, out_file=str(out_file))
     return len(results)
+
+
+def train_split_test_set(cfg, root: Path) -> tuple:
+    """(dataloader, evaluator) configs testing on the generated *training* images (does the model fit them?),
+    with the config's test pipeline; the metric's prefix is ``synthetic_train``."""
+    loader = copy.deepcopy(cfg.test_dataloader)
+    loader.dataset.ann_file = 'annotations/person_keypoints_train.json'
+    loader.dataset.data_prefix = dict(img='train/')
+    evaluator = dict(cfg.test_evaluator, ann_file=str(root / 'annotations/person_keypoints_train.json'),
+                     prefix='synthetic_train')
+    return loader, evaluator
+
+
+def first_image_with_people(root: Path, split: str) -> tuple:
+    """(image path, annotation file) of the first generated ``split`` image with a labelled person."""
+    ann = root / f'annotations/person_keypoints_{split}.json'
+    coco = json.loads(ann.read_text())
+    with_people = {a['image_id'] for a in coco['annotations'] if a.get('num_keypoints', 0) > 0}
+    name = next(im['file_name'] for im in coco['images'] if im['id'] in with_people)
+    return root / split / name, ann
 
 
 def main(argv=None) -> dict:
@@ -77,32 +113,57 @@ def main(argv=None) -> dict:
     import mmpose_ext  # noqa: F401  (registers our modules)
     from mmengine.runner import Runner
     from mmpose.apis import init_model
+    from mmpose.registry import VISUALIZERS
 
+    from mmpose_ext.benchmark.run import _test_on
+    from mmpose_ext.benchmark.setup import real_test_set
+    from mmpose_ext.datasets.synthetic import ensure_for_config
     from mmpose_ext.deploy import check_onnx, export_onnx
 
     t0 = time.time()
     work_dir = Path(args.work_dir)
-    cfg = build_cfg(args.config, str(work_dir), args.epochs)
+    cfg = build_cfg(args.config, str(work_dir), args.epochs, args.num_train, args.num_val, args.data_root)
+    synthetic = 'synthetic' in cfg
+    summary = dict(config=args.config)
+    if synthetic:
+        root = ensure_for_config(cfg, workers=0)  # generated on first run, reused after
+        summary.update(data=str(root), num_train=cfg.synthetic.num_train, num_val=cfg.synthetic.num_val,
+                       generate_seconds=round(time.time() - t0, 1))
 
     runner = Runner.from_cfg(cfg)
+    t1 = time.time()
     runner.train()
-    t_train = time.time() - t0
-    metrics = runner.test()
+    summary['train_seconds'] = round(time.time() - t1, 1)
+    metrics = dict(runner.test())
+    if synthetic:  # the held-out generated split above; now the training images and the real bundled ones
+        metrics.update(_test_on(runner, *train_split_test_set(cfg, root)))
+        metrics.update(_test_on(runner, *real_test_set(cfg, FIXTURES, 'coco')))
     checkpoint = str(work_dir / f'epoch_{cfg.train_cfg.max_epochs}.pth')
-
-    png = work_dir / 'vis' / (Path(args.image).stem + '_pred.png')
-    n_inst = visualise(cfg, checkpoint, Path(args.image), png)
+    summary['checkpoint'] = checkpoint
+    prefix = 'synthetic' if synthetic else 'coco'
+    summary.update({f'{prefix}_AP': metrics.get(f'{prefix}/AP'), f'{prefix}_AP50': metrics.get(f'{prefix}/AP .5')})
+    if synthetic:
+        for prefix in ('synthetic_train', 'real'):
+            summary.update({f'{prefix}_AP': metrics.get(f'{prefix}/AP'),
+                            f'{prefix}_AP50': metrics.get(f'{prefix}/AP .5')})
 
     model = init_model(cfg, checkpoint, device='cpu')
-    h, w = cfg.codec.input_size[1], cfg.codec.input_size[0]
-    onnx_path = export_onnx(model, work_dir / 'model.onnx', input_shape=(1, 3, h, w))
-    max_diff = check_onnx(model, onnx_path, torch.randn(2, 3, h, w))
+    images = [('real', Path(args.image), FIXTURES / 'test_coco.json')]
+    if synthetic:  # a training image (fitted), a held-out one, then the real one
+        images = [('train', *first_image_with_people(root, 'train')),
+                  ('heldout', *first_image_with_people(root, 'val'))] + images
+    visualizer = VISUALIZERS.build(dict(cfg.visualizer, name=f'mmpose_ext_demo_{time.time_ns()}'))
+    visualizer.set_dataset_meta(model.dataset_meta)
+    summary['visualisations'] = []
+    for role, image, ann in images:
+        png = work_dir / 'vis' / f'{role}_{image.stem}_pred.png'
+        n = visualise(model, visualizer, image, ann, png)
+        summary['visualisations'].append(dict(file=str(png), instances_drawn=n))
 
-    summary = dict(
-        config=args.config, checkpoint=checkpoint, coco_AP=metrics.get('coco/AP'),
-        coco_AP50=metrics.get('coco/AP .5'), visualisation=str(png), instances_drawn=n_inst,
-        onnx=str(onnx_path), onnx_max_abs_diff=max_diff, train_seconds=round(t_train, 1),
-        total_seconds=round(time.time() - t0, 1))
+    w, h = cfg.codec.input_size
+    onnx_path = export_onnx(model, work_dir / 'model.onnx', input_shape=(1, 3, h, w))
+    summary.update(onnx=str(onnx_path), onnx_max_abs_diff=check_onnx(model, onnx_path, torch.randn(2, 3, h, w)),
+                   total_seconds=round(time.time() - t0, 1))
     (work_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     print('\n==> mmpose_ext demo finished')
     for key, value in summary.items():

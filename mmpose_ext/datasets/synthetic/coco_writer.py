@@ -187,7 +187,7 @@ def ensure_dataset(root, num_train: int = 1000, num_val: int = 200, seed: int = 
 def ensure_for_config(cfg, workers: int = 0, progress: bool = True) -> Path:
     """Generate the dataset a config trains on, if missing: the root is its train dataset's ``data_root``,
     the parameters its ``synthetic`` dict (``num_train``, ``num_val``, ``seed``, ``layout``), e.g. the demo's
-    ``configs/demo/td-reg_res18_rle-flow-laplace_synthetic-128x96.py``."""
+    ``configs/demo/poseur_res18_synthetic-128x96.py`` (the README main job)."""
     if 'synthetic' not in cfg:
         raise KeyError('the config has no `synthetic = dict(num_train=..., num_val=..., seed=..., layout=...)`')
     return ensure_dataset(cfg.train_dataloader.dataset.data_root, workers=workers, progress=progress,
