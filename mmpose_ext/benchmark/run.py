@@ -116,11 +116,11 @@ def benchmark_config(config: str, data_root, real_root: Optional[str], out_dir, 
     model = getattr(runner.model, 'module', runner.model)
     head = cfg.model.get('head', {}).get('type') or cfg.model.type
     backbone = cfg.model.get('backbone') or cfg.model.get('base_model', {}).get('backbone', {})
+    size = input_size_of(cfg)
     base_row = dict(head=head, backbone=f"{backbone.get('type')}-{backbone.get('depth', '')}".rstrip('-'),
-                    input_size=list(input_size_of(cfg)), batch_size=cfg.train_dataloader.batch_size,
+                    input_size=list(size), batch_size=cfg.train_dataloader.batch_size,
                     iters=done, train_s=round(train_s, 1), device=str(next(model.parameters()).device),
                     wraps=plan.get('wraps'))
-    size = input_size_of(cfg)
     base_row.update(complexity(model, size))
     for batch in latency_batches:
         base_row[f'latency_b{batch}_ms'] = cpu_latency(model, size, batch, repeats=latency_repeats)
