@@ -5,8 +5,8 @@
 """
 from .measure import complexity, cpu_latency, input_size_of
 from .report import write_report
-from .run import benchmark_config, run_benchmark
+from .run import benchmark_config, evaluate_on, order_by_dependencies, run_benchmark
 from .setup import TimeBudgetHook, apply_budget, point_at_dataset, real_test_set
 
 __all__ = ['complexity', 'cpu_latency', 'input_size_of', 'write_report', 'benchmark_config', 'run_benchmark',
-           'TimeBudgetHook', 'apply_budget', 'point_at_dataset', 'real_test_set']
+           'order_by_dependencies', 'evaluate_on', 'TimeBudgetHook', 'apply_budget', 'point_at_dataset', 'real_test_set']

@@ -32,7 +32,7 @@ from .setup import TimeBudgetHook, apply_budget, point_at_dataset, real_test_set
 KEEP = ('AP', 'AP .5', 'AP .75', 'AR')
 
 
-def _test_on(runner, loader: dict, evaluator: dict) -> Dict[str, float]:
+def evaluate_on(runner, loader: dict, evaluator: dict) -> Dict[str, float]:
     """Run MMEngine's TestLoop of ``runner``'s (trained, in-memory) model on another dataset."""
     runner._test_dataloader, runner._test_evaluator = loader, evaluator
     runner._test_loop = dict(type='TestLoop')
@@ -132,10 +132,10 @@ def benchmark_config(config: str, data_root, real_root: Optional[str], out_dir, 
             _update(model.test_cfg, dict(test_overrides))
         row = dict(name=name + suffix, config=str(config), **base_row)
         t0 = time.perf_counter()
-        metrics = _test_on(runner, cfg.test_dataloader, cfg.test_evaluator)
+        metrics = evaluate_on(runner, cfg.test_dataloader, cfg.test_evaluator)
         row['test_s'] = round(time.perf_counter() - t0, 1)
         if real is not None:
-            metrics.update(_test_on(runner, *real))
+            metrics.update(evaluate_on(runner, *real))
         row.update({k: float(v) for k, v in metrics.items() if k.split('/')[-1] in KEEP})
         rows.append(row)
     return rows

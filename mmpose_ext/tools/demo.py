@@ -45,7 +45,7 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
     point every dataset at the generated root (``data_root`` overrides it) and size it."""
     from mmengine.config import Config
 
-    from mmpose_ext.benchmark.setup import point_at_dataset
+    from mmpose_ext.benchmark import point_at_dataset
     from mmpose_ext.schedule import set_epochs
 
     cfg = Config.fromfile(config)
@@ -115,8 +115,7 @@ def main(argv=None) -> dict:
     from mmpose.apis import init_model
     from mmpose.registry import VISUALIZERS
 
-    from mmpose_ext.benchmark.run import _test_on
-    from mmpose_ext.benchmark.setup import real_test_set
+    from mmpose_ext.benchmark import evaluate_on, real_test_set
     from mmpose_ext.datasets.synthetic import ensure_for_config
     from mmpose_ext.deploy import check_onnx, export_onnx
 
@@ -136,8 +135,8 @@ def main(argv=None) -> dict:
     summary['train_seconds'] = round(time.time() - t1, 1)
     metrics = dict(runner.test())
     if synthetic:  # the held-out generated split above; now the training images and the real bundled ones
-        metrics.update(_test_on(runner, *train_split_test_set(cfg, root)))
-        metrics.update(_test_on(runner, *real_test_set(cfg, FIXTURES, 'coco')))
+        metrics.update(evaluate_on(runner, *train_split_test_set(cfg, root)))
+        metrics.update(evaluate_on(runner, *real_test_set(cfg, FIXTURES, 'coco')))
     checkpoint = str(work_dir / f'epoch_{cfg.train_cfg.max_epochs}.pth')
     summary['checkpoint'] = checkpoint
     prefix = 'synthetic' if synthetic else 'coco'
