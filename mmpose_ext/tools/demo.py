@@ -59,7 +59,6 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
         root = Path(data_root or cfg.train_dataloader.dataset.data_root)
         workers = cfg.train_dataloader.num_workers
         point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)
-        cfg.test_dataloader.batch_size = cfg.train_dataloader.batch_size
     return cfg
 
 
