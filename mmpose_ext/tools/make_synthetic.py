@@ -20,6 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='dataset root to write')
     parser.add_argument('--num-train', type=int, default=3000)
     parser.add_argument('--num-val', type=int, default=300)
+    parser.add_argument('--num-val-shifted', type=int, default=0,
+                        help='also a val_shifted split: held-out people under the shifted appearance')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--layout', choices=['coco', 'crowdpose'], default='coco',
                         help='coco: 17 keypoints; crowdpose: 14 keypoints (+ crowdIndex per image)')
@@ -36,8 +38,9 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     summary = generate_dataset(args.out, args.num_train, args.num_val, args.seed, args.layout, args.workers,
-                               (args.min_size, args.max_size), args.max_people, progress=not args.no_progress)
-    print(json.dumps({k: summary[k] for k in ('train', 'val')}, indent=2))
+                               (args.min_size, args.max_size), args.max_people, progress=not args.no_progress,
+                               num_val_shifted=args.num_val_shifted)
+    print(json.dumps({k: v for k, v in summary.items() if k != 'params'}, indent=2))
     if args.preview:
         print('preview:', draw_samples(args.out, args.preview, num=args.preview_num, layout=args.layout))
     return summary

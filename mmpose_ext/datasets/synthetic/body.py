@@ -70,11 +70,15 @@ class Figure:
     Attributes:
         points: (P, 3) positions of :data:`POINTS` (x left, y up, z towards the camera).
         props: the proportions it was built with (see :data:`PROPORTIONS`).
-        head_axes: (3, 3) rotation of the head (columns: head x, y, z axes), for the face-visibility test.
+        head_axes: (3, 3) rotation of the head (columns: head x, y, z axes), for the face-visibility test and
+            to draw the face.
+        torso_axes: (3, 3) rotation of the chest (column 2 points out of the chest), to draw the front of the
+            shirt only where the chest faces the camera.
     """
     points: np.ndarray
     props: Dict[str, float]
     head_axes: np.ndarray = field(default_factory=lambda: np.eye(3))
+    torso_axes: np.ndarray = field(default_factory=lambda: np.eye(3))
 
 
 def _rx(deg: float) -> np.ndarray:
@@ -182,7 +186,7 @@ def forward_kinematics(props: Dict[str, float], pose: Dict[str, float]) -> Figur
 
     view = _rx(pose['view_pitch'])
     points = np.stack([view @ pts[name] for name in POINTS])  # (P, 3)
-    return Figure(points=points, props=dict(props), head_axes=view @ head)
+    return Figure(points=points, props=dict(props), head_axes=view @ head, torso_axes=view @ torso)
 
 
 def sample_figure(rng: np.random.Generator) -> Figure:

@@ -3,7 +3,8 @@
 Layout of a generated root::
 
     root/train/000000000001.jpg ...           root/val/001000000001.jpg ...
-    root/annotations/person_keypoints_train.json  person_keypoints_val.json
+    root/val_shifted/002000000001.jpg ...      (optional: held-out people under the 'shifted' appearance)
+    root/annotations/person_keypoints_train.json  person_keypoints_val.json  person_keypoints_val_shifted.json
     root/annotations/person_detections_val.json   (list of {image_id, category_id, bbox, score})
     root/meta.json                                 (the parameters; ``ensure_dataset`` compares them)
 
@@ -25,9 +26,11 @@ from .body import KEYPOINTS
 from .scene import make_image
 
 LAYOUTS = {'coco': 'coco.py', 'crowdpose': 'crowdpose.py'}
-SPLITS = {'train': 0, 'val': 1}
+SPLITS = {'train': 0, 'val': 1, 'val_shifted': 2}
+#: The camera regime of each split (``scene.camera``).
+APPEARANCE = {'train': 'default', 'val': 'default', 'val_shifted': 'shifted'}
 IMAGE_ID_BASE = 1_000_000_000  # image id = split code * base + index + 1
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: faces, necklines, volume shading, outdoor scenes, exposure; val_shifted
 
 
 def layout_metainfo(layout: str) -> dict:
@@ -69,7 +72,7 @@ def _one_image(index: int, root: Path, split: str, seed: int, kpt_index: List[in
                size_range: Tuple[int, int], max_people: int) -> Tuple[dict, List[dict], List[dict]]:
     """Render, save and annotate image ``index`` of ``split`` (runs in a worker)."""
     rng = np.random.default_rng([seed, SPLITS[split], index])
-    img, figures = make_image(rng, size_range, max_people)
+    img, figures = make_image(rng, size_range, max_people, APPEARANCE[split])
     image_id = SPLITS[split] * IMAGE_ID_BASE + index + 1
     file_name = f'{image_id:012d}.jpg'
     cv2.imwrite(str(root / split / file_name), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -159,34 +162,40 @@ def generate_split(root, split: str, num_images: int, seed: int = 0, layout: str
 
 def generate_dataset(root, num_train: int, num_val: int, seed: int = 0, layout: str = 'coco',
                      workers: int = 0, size_range: Tuple[int, int] = (192, 320), max_people: int = 6,
-                     progress: bool = True) -> Dict[str, object]:
-    """Generate the train and val splits and ``meta.json``; return the per-split summaries."""
+                     progress: bool = True, num_val_shifted: int = 0) -> Dict[str, object]:
+    """Generate the train and val splits (and ``num_val_shifted`` images of the ``val_shifted`` split, when
+    > 0) and ``meta.json``; return the per-split summaries."""
     params = dict(num_train=num_train, num_val=num_val, seed=seed, layout=layout, size_range=list(size_range),
-                  max_people=max_people, version=GENERATOR_VERSION)
+                  max_people=max_people, version=GENERATOR_VERSION, num_val_shifted=num_val_shifted)
     summary = dict(params=params)
-    for split, n in (('train', num_train), ('val', num_val)):
+    splits = (('train', num_train), ('val', num_val), ('val_shifted', num_val_shifted))
+    for split, n in splits:
+        if split == 'val_shifted' and n == 0:
+            continue
         summary[split] = generate_split(root, split, n, seed, layout, workers, size_range, max_people, progress)
     (Path(root) / 'meta.json').write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def ensure_dataset(root, num_train: int = 1000, num_val: int = 200, seed: int = 0, layout: str = 'coco',
-                   workers: int = 0, progress: bool = True) -> Path:
+                   workers: int = 0, progress: bool = True, num_val_shifted: int = 0) -> Path:
     """Generate the dataset under ``root`` unless one with exactly these parameters is already there."""
     root = Path(root)
     meta = root / 'meta.json'
-    want = dict(num_train=num_train, num_val=num_val, seed=seed, layout=layout)
+    want = dict(num_train=num_train, num_val=num_val, seed=seed, layout=layout, num_val_shifted=num_val_shifted)
     if meta.is_file():
         have = json.loads(meta.read_text()).get('params', {})
         if all(have.get(k) == v for k, v in want.items()) and have.get('version') == GENERATOR_VERSION:
             return root
-    generate_dataset(root, num_train, num_val, seed, layout, workers, progress=progress)
+    generate_dataset(root, num_train, num_val, seed, layout, workers, progress=progress,
+                     num_val_shifted=num_val_shifted)
     return root
 
 
 def ensure_for_config(cfg, workers: int = 0, progress: bool = True) -> Path:
     """Generate the dataset a config trains on, if missing: the root is its train dataset's ``data_root``,
-    the parameters its ``synthetic`` dict (``num_train``, ``num_val``, ``seed``, ``layout``), e.g. the demo's
+    the parameters its ``synthetic`` dict (``num_train``, ``num_val``, ``seed``, ``layout``, optionally
+    ``num_val_shifted``), e.g. the demo's
     ``configs/demo/poseur_res18_synthetic-128x96.py`` (the README main job)."""
     if 'synthetic' not in cfg:
         raise KeyError('the config has no `synthetic = dict(num_train=..., num_val=..., seed=..., layout=...)`')

@@ -73,6 +73,7 @@ class Outfit:
     textures: Dict[str, str]
     long_sleeves: bool = True
     long_legs: bool = True
+    neckline: float = 0.2  # depth of the V-neck as a fraction of the neck-to-pelvis distance
 
     def garment(self, name: str) -> str:
         if name == 'sleeve':
@@ -126,8 +127,74 @@ def _fixed(xy: np.ndarray) -> Tuple[int, int]:
     return int(round(xy[0] * (1 << SHIFT))), int(round(xy[1] * (1 << SHIFT)))
 
 
+#: Face features in head radii (head frame: x to the figure's left, y up, z out of the face), drawn only where
+#: the head sphere turns them towards the camera: (name, centre, half-size (x, y), colour key).
+FACE_FEATURES = (
+    ('left_eye', (0.33, 0.12, 0.9), (0.13, 0.08), 'eye'), ('right_eye', (-0.33, 0.12, 0.9), (0.13, 0.08), 'eye'),
+    ('left_brow', (0.33, 0.36, 0.87), (0.17, 0.04), 'hair'), ('right_brow', (-0.33, 0.36, 0.87), (0.17, 0.04),
+                                                                  'hair'),
+    ('nose', (0.0, -0.18, 1.0), (0.07, 0.14), 'shadow'), ('mouth', (0.0, -0.5, 0.84), (0.22, 0.05), 'lips'),
+)
+EARS = (('left_ear', (0.97, -0.02, -0.1)), ('right_ear', (-0.97, -0.02, -0.1)))
+
+
+def _facing(normal: np.ndarray, min_cos: float) -> bool:
+    """Whether a surface normal (x, y, z; z towards the camera) turns towards the camera by more than
+    ``min_cos`` (cosine of the angle to the viewing direction)."""
+    return bool(normal[2] > min_cos * np.linalg.norm(normal))
+
+
+def _ellipse(img: np.ndarray, centre: np.ndarray, axes: Tuple[float, float], angle: float, colour) -> None:
+    """Filled anti-aliased ellipse in sub-pixel coordinates (at least one pixel across)."""
+    size = (max(int(round(axes[0] * (1 << SHIFT))), 1 << SHIFT - 1), max(int(round(axes[1] * (1 << SHIFT))),
+                                                                         1 << SHIFT - 1))
+    cv2.ellipse(img, _fixed(centre), size, angle, 0, 360, tuple(float(c) for c in colour), -1, cv2.LINE_AA,
+                SHIFT)
+
+
+def _draw_face(img: np.ndarray, centre: np.ndarray, head_axes: np.ndarray, radius: float, skin,
+               hair) -> None:
+    """Eyes, brows, nose and mouth on the side of the head that faces the camera, and the ears where they
+    stand out of the silhouette: the cues a person uses to tell a face from the back of a head, and so the
+    figure's left from its right. ``centre`` is the head centre in (crop) pixels, ``radius`` in pixels."""
+    skin = np.array(skin, np.float32)
+    colours = dict(eye=(30, 25, 25), hair=tuple(float(c) for c in hair), shadow=tuple(0.75 * skin),
+                   lips=tuple(0.55 * skin + 0.45 * np.array((60, 50, 150), np.float32)))
+
+    def to_pixels(offset):
+        v = head_axes @ np.asarray(offset, np.float64)  # head frame -> camera frame (x left, y up, z near)
+        return centre[:2] + radius * np.array([v[0], -v[1]]), v
+
+    for _, offset in EARS:  # ears first: the face draws over a frontal ear's inner edge
+        pix, normal = to_pixels(offset)
+        if _facing(normal, -0.25):
+            _ellipse(img, pix, (0.16 * radius, 0.26 * radius), 0.0, tuple(0.85 * skin))
+    for _, offset, (ax, ay), key in FACE_FEATURES:
+        pix, normal = to_pixels(offset)
+        if not _facing(normal, 0.25):
+            continue
+        # Foreshortening: the feature's width shrinks with the cosine of its turn away from the camera.
+        right = head_axes @ np.array([1.0, 0.0, 0.0])
+        angle = float(np.degrees(np.arctan2(-right[1], right[0])))
+        squeeze = max(normal[2] / max(np.linalg.norm(normal), 1e-9), 0.3)
+        _ellipse(img, pix, (ax * radius * squeeze, ay * radius), angle, colours[key])
+
+
+def _draw_neckline(img: np.ndarray, pix: np.ndarray, torso_axes: np.ndarray, depth: float, skin) -> None:
+    """A V-neck of skin at the top of the shirt when the chest faces the camera (never on the back)."""
+    if not _facing(torso_axes[:, 2], 0.2):
+        return
+    at = lambda name: pix[INDEX[name], :2]  # noqa: E731
+    neck, ls, rs = at('neck'), at('left_shoulder'), at('right_shoulder')
+    pelvis = 0.5 * (at('left_hip') + at('right_hip'))
+    tri = np.stack([neck + 0.33 * (ls - neck), neck + 0.33 * (rs - neck), neck + depth * (pelvis - neck)])
+    cv2.fillConvexPoly(img, np.array([_fixed(p) for p in tri], np.int32), tuple(float(c) for c in skin),
+                       cv2.LINE_AA, SHIFT)
+
+
 def _part_shapes(pix: np.ndarray, figure: Figure, height: float):
-    """Yield (part, garment, depth, draw(mask)) for every part of a projected figure."""
+    """Yield (part, garment, depth, draw(mask), decorate(img, outfit) or None) for every part of a projected
+    figure; ``decorate`` adds the details drawn over a part after it is filled (face, neckline)."""
     p = {k: v * height for k, v in figure.props.items()}
     at = lambda name: pix[INDEX[name]]  # noqa: E731
 
@@ -140,25 +207,48 @@ def _part_shapes(pix: np.ndarray, figure: Figure, height: float):
         poly = np.array([_fixed(c) for c in corners[:, :2]], np.int32)
         cv2.fillConvexPoly(mask, cv2.convexHull(poly), 1, cv2.LINE_8, SHIFT)
         cv2.polylines(mask, [poly], True, 1, pad, cv2.LINE_8, SHIFT)
-    yield 'torso', 'shirt', corners[:, 2].mean() - 0.01 * height, torso
 
-    for name, key, radius, garment in (('head', 'head_centre', p['head_r'], 'skin'),
-                                       ('hair', 'hair_centre', 0.95 * p['head_r'], 'hair')):
+    def neckline(img, outfit):
+        _draw_neckline(img, pix, figure.torso_axes, outfit.neckline, outfit.colours['skin'])
+    yield 'torso', 'shirt', corners[:, 2].mean() - 0.01 * height, torso, neckline
+
+    def face(img, outfit):
+        _draw_face(img, at('head_centre'), figure.head_axes, p['head_r'], outfit.colours['skin'],
+                   outfit.colours['hair'])
+    for name, key, radius, garment, decorate in (('head', 'head_centre', p['head_r'], 'skin', face),
+                                                 ('hair', 'hair_centre', 0.95 * p['head_r'], 'hair', None)):
         centre = at(key)
         yield name, garment, centre[2], (
             lambda mask, c=centre, r=radius: cv2.circle(mask, _fixed(c), int(round(r * (1 << SHIFT))), 1,
-                                                        -1, cv2.LINE_8, SHIFT))
+                                                        -1, cv2.LINE_8, SHIFT)), decorate
 
     for name, a, b, rkey, garment in CAPSULES:
         pa, pb = at(a), at(b)
         thick = max(int(round(2 * p[rkey])), 1)
         yield name, garment, 0.5 * (pa[2] + pb[2]), (
-            lambda mask, pa=pa, pb=pb, t=thick: cv2.line(mask, _fixed(pa), _fixed(pb), 1, t, cv2.LINE_8, SHIFT))
+            lambda mask, pa=pa, pb=pb, t=thick: cv2.line(mask, _fixed(pa), _fixed(pb), 1, t, cv2.LINE_8,
+                                                         SHIFT)), None
+
+
+def volume_shading(mask: np.ndarray, light: float = 0.45) -> np.ndarray:
+    """(h, w) float32 brightness of a part lit from the camera: 1 on its medial axis, falling to
+    ``1 - light`` at its outline like a cylinder's cosine (distance to the outline relative to the largest).
+
+    Args:
+        mask: (h, w) uint8, 1 inside the part.
+    """
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    peak = float(dist.max())
+    if peak <= 0:
+        return np.ones(mask.shape, np.float32)
+    t = np.clip(dist / peak, 0.0, 1.0)
+    return (1.0 - light) + light * np.sqrt(1.0 - (1.0 - t) ** 2)
 
 
 def draw_figure(img: np.ndarray, part_map: np.ndarray, figure: Figure, place: Placement, outfit: Outfit,
                 fig_index: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-    """Draw one figure over ``img`` (H, W, 3) and ``part_map`` (H, W) in place, parts back to front.
+    """Draw one figure over ``img`` (H, W, 3) and ``part_map`` (H, W) in place, parts back to front, each
+    shaded as a rounded volume and, for the head and chest, with the details that show which way it faces.
 
     Returns:
         (P, 3) projected points, and the figure's amodal (H, W) bool mask (all its parts, before anything
@@ -181,12 +271,16 @@ def draw_figure(img: np.ndarray, part_map: np.ndarray, figure: Figure, place: Pl
     crop_img, crop_map, crop_amodal = img[y0:y1, x0:x1], part_map[y0:y1, x0:x1], amodal[y0:y1, x0:x1]
     shapes = sorted(_part_shapes(local, figure, place.height), key=lambda s: s[2])  # far to near
     mask = np.zeros((ch, cw), np.uint8)
-    for part, garment, _, draw in shapes:
+    for part, garment, _, draw, decorate in shapes:
         mask[:] = 0
         draw(mask)
         m = mask.astype(bool)
-        shade = rng.uniform(0.85, 1.1)
+        shade = rng.uniform(0.85, 1.1) * volume_shading(mask)[m][:, None]
         crop_img[m] = np.clip(textures[outfit.garment(garment)][m] * shade, 0, 255).astype(np.uint8)
+        if decorate is not None:  # details stay inside the part's own pixels
+            detail = crop_img.copy()
+            decorate(detail, outfit)
+            crop_img[m] = detail[m]
         crop_map[m] = fig_index * MAX_PARTS + PART_INDEX[part]
         crop_amodal |= m
     return pix, amodal
@@ -234,21 +328,63 @@ def draw_object(img: np.ndarray, part_map: np.ndarray, rng: np.random.Generator)
     part_map[m] = OBJECT
 
 
+def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int, std: float, channels: int = 3):
+    """(h, w, channels) float32 low-frequency noise: a ``cells``-wide random grid, cubic-upsampled."""
+    gh, gw = max(int(cells * h / max(h, w)), 2), max(int(cells * w / max(h, w)), 2)
+    grid = rng.normal(0, std, (gh, gw, channels)).astype(np.float32)
+    out = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+    return out.reshape(h, w, channels)
+
+
+def _scenery(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float32 outdoor-like scene: a sky or wall gradient above a horizon, a textured ground (grass,
+    snow, sand, court or road colours) below it, both with multi-scale noise."""
+    sky_top = rng.uniform([140, 90, 40], [255, 230, 210])  # BGR: blue to grey-white skies, painted walls
+    sky_low = np.clip(sky_top + rng.uniform(-40, 60, 3), 0, 255)
+    grounds = np.array([(60, 140, 70), (235, 235, 235), (120, 170, 200), (90, 100, 180), (110, 110, 110),
+                        (40, 80, 60)], np.float32)  # grass, snow, sand, clay court, asphalt, dark field
+    ground = grounds[rng.integers(len(grounds))] + rng.uniform(-30, 30, 3)
+    horizon = rng.uniform(0.15, 0.65) * h
+    yy = np.arange(h, dtype=np.float32)[:, None, None]
+    t = np.clip(yy / max(horizon, 1.0), 0, 1)
+    img = np.broadcast_to((1 - t) * sky_top + t * sky_low, (h, w, 3)).copy()
+    below = (yy >= horizon)[..., 0].repeat(w, axis=1)
+    depth = np.clip((yy - horizon) / max(h - horizon, 1.0), 0, 1)  # 0 at the horizon, 1 at the bottom
+    cells = int(rng.integers(8, 40))
+    ground_img = (ground * (0.8 + 0.3 * depth) + _smooth_noise(rng, h, w, cells, 18, channels=1)
+                  + _smooth_noise(rng, h, w, cells, 5))  # mostly brightness, a little colour
+    ground_img += _smooth_noise(rng, h, w, max(h, w) // 3, 6, channels=1)  # fine grain (grass, snow crust)
+    img[below] = ground_img[below]
+    img += _smooth_noise(rng, h, w, int(rng.integers(2, 6)), 12, channels=1)
+    return img
+
+
+def muted_colour(rng: np.random.Generator, low: float = 0.0, high: float = 255.0) -> np.ndarray:
+    """(3,) float BGR colour whose saturation is drawn from 0.2..1 of a uniform random colour's (photographs
+    are mostly less saturated than uniform RGB noise)."""
+    colour = rng.uniform(low, high, 3)
+    return colour.mean() + rng.uniform(0.2, 1.0) * (colour - colour.mean())
+
+
 def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """(h, w, 3) uint8 background: a two-colour gradient, plus low-frequency noise or clutter shapes."""
-    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    theta = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    t = (xx * np.cos(theta) + yy * np.sin(theta))
-    t = ((t - t.min()) / max(np.ptp(t), 1.0))[..., None]
-    img = (1 - t) * a + t * b
-    style = rng.integers(3)
-    if style == 0:  # low-frequency noise
-        grid = rng.normal(0, 40, (int(rng.integers(3, 12)), int(rng.integers(3, 12)), 3)).astype(np.float32)
-        img = img + cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+    """(h, w, 3) uint8 background: a two-colour gradient with low-frequency noise or clutter shapes, or an
+    outdoor-like scene with a horizon, a textured ground and clutter."""
+    style = rng.integers(4)
+    if style == 3:
+        img = _scenery(rng, h, w)
+    else:
+        a, b = muted_colour(rng), muted_colour(rng)
+        theta = rng.uniform(0, 2 * np.pi)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        t = (xx * np.cos(theta) + yy * np.sin(theta))
+        t = ((t - t.min()) / max(np.ptp(t), 1.0))[..., None]
+        img = (1 - t) * a + t * b
+        if style == 0:  # low-frequency noise
+            cells = int(rng.integers(3, 12))
+            img = img + _smooth_noise(rng, h, w, cells, 35, channels=1) + _smooth_noise(rng, h, w, cells, 15)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    if style == 1:  # clutter: rectangles, circles and lines
-        for _ in range(int(rng.integers(5, 25))):
+    if style in (1, 3):  # clutter: rectangles, circles and lines (poles, fences, signs, balls)
+        for _ in range(int(rng.integers(5, 25) if style == 1 else rng.integers(0, 10))):
             colour = tuple(int(c) for c in rng.uniform(0, 255, 3))
             x, y = int(rng.uniform(0, w)), int(rng.uniform(0, h))
             s = int(rng.uniform(4, 0.3 * min(h, w)))

@@ -1,11 +1,14 @@
-"""Random scenes: how many figures, where, how big, what they wear, and the camera's blur and noise."""
+"""Random scenes: how many figures, where, how big, what they wear, and the camera: exposure, colour balance,
+blur and noise. An ``appearance`` names the camera regime: ``'default'`` (daylight photographs) or
+``'shifted'`` (dim, desaturated, blue-tinted, blurrier and noisier: the same people and poses under another
+appearance, for testing adaptation to a new domain)."""
 from typing import List, Tuple
 
 import cv2
 import numpy as np
 
 from .body import Figure, sample_figure
-from .render import Outfit, Placement, RenderedFigure, render
+from .render import Outfit, Placement, RenderedFigure, muted_colour, render
 
 #: Skin tones (BGR), light to dark, interpolated between neighbours.
 SKIN_TONES = np.array([(203, 220, 255), (160, 190, 240), (120, 160, 215), (80, 120, 180), (50, 80, 130),
@@ -24,12 +27,13 @@ def _tone(rng: np.random.Generator, palette: np.ndarray) -> Tuple[int, int, int]
 def sample_outfit(rng: np.random.Generator) -> Outfit:
     """Random clothes: shirt, trousers and shoe colours and textures; skin and hair from palettes."""
     colours = dict(skin=_tone(rng, SKIN_TONES), hair=_tone(rng, HAIR_TONES),
-                   shirt=tuple(int(c) for c in rng.uniform(0, 255, 3)),
-                   trousers=tuple(int(c) for c in rng.uniform(0, 200, 3)),
+                   shirt=tuple(int(c) for c in muted_colour(rng, 0, 255)),
+                   trousers=tuple(int(c) for c in muted_colour(rng, 0, 200)),
                    shoes=tuple(int(c) for c in rng.uniform(0, 120, 3)))
     textures = {g: str(rng.choice(TEXTURES)) if g in ('shirt', 'trousers') else 'solid' for g in colours}
     textures['hair'] = 'noise'
-    return Outfit(colours, textures, long_sleeves=bool(rng.random() < 0.6), long_legs=bool(rng.random() < 0.7))
+    return Outfit(colours, textures, long_sleeves=bool(rng.random() < 0.6), long_legs=bool(rng.random() < 0.7),
+                  neckline=float(rng.uniform(0.1, 0.3)))
 
 
 def sample_scene(rng: np.random.Generator, size_range: Tuple[int, int] = (192, 320),
@@ -56,17 +60,36 @@ def sample_scene(rng: np.random.Generator, size_range: Tuple[int, int] = (192, 3
     return h, w, figures, num_objects
 
 
-def camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Optical blur (Gaussian, sigma 0..1 px) and sensor noise (std 0..6) on a uint8 image."""
-    sigma = rng.uniform(0.0, 1.0)
-    out = cv2.GaussianBlur(img, (0, 0), sigma) if sigma > 0.3 else img
-    noise = rng.normal(0.0, rng.uniform(0.0, 6.0), img.shape)
-    return np.clip(out + noise, 0, 255).astype(np.uint8)
+APPEARANCES = ('default', 'shifted')
 
 
-def make_image(rng: np.random.Generator, size_range: Tuple[int, int] = (192, 320),
-               max_people: int = 6) -> Tuple[np.ndarray, List[RenderedFigure]]:
+def camera(img: np.ndarray, rng: np.random.Generator, appearance: str = 'default') -> np.ndarray:
+    """Exposure and colour balance, optical blur and sensor noise on a uint8 image.
+
+    ``'default'``: gain 0.75..1.25 with a slight per-channel white balance (±8 %), blur sigma 0..1 px, noise
+    std 0..6. ``'shifted'``: 70..100 % desaturated, gain 0.35..0.6, a blue tint, blur sigma 1..2 px and noise
+    std 8..16.
+    """
+    if appearance not in APPEARANCES:
+        raise ValueError(f'appearance must be one of {APPEARANCES}, got {appearance!r}')
+    out = img.astype(np.float32)
+    if appearance == 'default':
+        out *= rng.uniform(0.75, 1.25) * rng.uniform(0.92, 1.08, 3)
+        sigma, noise = rng.uniform(0.0, 1.0), rng.uniform(0.0, 6.0)
+    else:
+        grey = out.mean(axis=2, keepdims=True)
+        out = grey + (1.0 - rng.uniform(0.7, 1.0)) * (out - grey)
+        out *= rng.uniform(0.35, 0.6) * np.array([1.3, 1.0, 0.8], np.float32)  # BGR: blue up, red down
+        sigma, noise = rng.uniform(1.0, 2.0), rng.uniform(8.0, 16.0)
+    if sigma > 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+    out += rng.normal(0.0, noise, img.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def make_image(rng: np.random.Generator, size_range: Tuple[int, int] = (192, 320), max_people: int = 6,
+               appearance: str = 'default') -> Tuple[np.ndarray, List[RenderedFigure]]:
     """One random image (H, W, 3) uint8 BGR and its figures' keypoints, boxes and areas."""
     h, w, figures, num_objects = sample_scene(rng, size_range, max_people)
     img, _, drawn = render(h, w, figures, rng, num_objects=num_objects)
-    return camera(img, rng), drawn
+    return camera(img, rng, appearance), drawn

@@ -118,3 +118,16 @@ def test_ensure_for_config_reads_the_demo_config(repo_root, tmp_path):
     assert ensure_for_config(cfg, progress=False) == tmp_path
     meta = json.loads((tmp_path / 'meta.json').read_text())['params']
     assert (meta['num_train'], meta['num_val'], meta['seed'], meta['layout']) == (2, 1, 0, 'coco')
+
+
+def test_val_shifted_split_holds_other_people_under_another_appearance(tmp_path):
+    """``num_val_shifted`` adds a held-out split with its own image ids and the shifted camera regime."""
+    ensure_dataset(tmp_path, num_train=2, num_val=2, seed=0, progress=False, num_val_shifted=2)
+    shifted = json.loads((tmp_path / 'annotations' / 'person_keypoints_val_shifted.json').read_text())
+    val = json.loads((tmp_path / 'annotations' / 'person_keypoints_val.json').read_text())
+    assert len(shifted['images']) == 2 and shifted['annotations']
+    assert not {im['id'] for im in shifted['images']} & {im['id'] for im in val['images']}
+    import cv2
+    means = [np.mean([cv2.imread(str(tmp_path / split / im['file_name'])).mean() for im in coco['images']])
+             for split, coco in (('val', val), ('val_shifted', shifted))]
+    assert means[1] < means[0]

@@ -2,6 +2,7 @@
 image is (0, 0, 0), the rest 2; boxes and areas agree with the drawn pixels."""
 import cv2
 import numpy as np
+import pytest
 
 from mmpose_ext.datasets.synthetic.body import INDEX, KEYPOINTS, PROPORTIONS, forward_kinematics
 from mmpose_ext.datasets.synthetic.render import MAX_PARTS, Outfit, Placement, project, render
@@ -60,3 +61,67 @@ def test_back_view_hides_the_face():
     k = {name: i for i, name in enumerate(KEYPOINTS)}
     assert a.keypoints[k['nose'], 2] == 1 and a.keypoints[k['left_eye'], 2] == 1
     assert a.keypoints[k['left_shoulder'], 2] == 2
+
+
+def _draw_alone(yaw: float, outfit: Outfit = OUTFIT):
+    """One upright figure turned by ``yaw`` on a flat grey background; returns the image, the part map and the
+    projected points (head radius about 10 px)."""
+    fig = forward_kinematics(dict(PROPORTIONS), neutral_pose(yaw=yaw))
+    place = Placement(60.0, 110.0, 160.0)
+    img, part_map, _ = render(200, 120, [(fig, place, outfit)], np.random.default_rng(0),
+                              bg=np.full((200, 120, 3), 127, np.uint8))
+    return img, part_map, project(fig, place)
+
+
+def _dark_pixels(img, part_map, part):
+    """Pixels of ``part`` (figure 0) much darker than the part's median: drawn features, not shading."""
+    from mmpose_ext.datasets.synthetic.render import PART_INDEX
+
+    lum = img.astype(np.float32).mean(axis=2)[part_map == PART_INDEX[part]]
+    return int((lum < 0.55 * np.median(lum)).sum())
+
+
+def test_the_face_is_drawn_on_the_front_of_the_head_only():
+    """Eyes, brows and mouth make a frontal head unlike the back of one: dark features on the head's skin when
+    the figure faces the camera, none when it turns away (the hair covers the head then)."""
+    front_img, front_map, _ = _draw_alone(0.0)
+    back_img, back_map, _ = _draw_alone(180.0)
+    assert _dark_pixels(front_img, front_map, 'head') >= 6  # two eyes and brows, the mouth
+    from mmpose_ext.datasets.synthetic.render import PART_INDEX
+    head_back = (back_map == PART_INDEX['head']).sum()
+    assert _dark_pixels(back_img, back_map, 'head') <= max(1, head_back // 50)
+
+
+def test_the_neckline_shows_on_the_chest_not_on_the_back():
+    """The V-neck (skin colour inside the shirt's outline) is a front-of-body cue."""
+    from mmpose_ext.datasets.synthetic.render import PART_INDEX
+
+    def skin_on_torso(yaw):
+        img, part_map, _ = _draw_alone(yaw, OUTFIT)
+        torso = img[part_map == PART_INDEX['torso']].astype(np.float32)
+        skin = np.array(OUTFIT.colours['skin'], np.float32)
+        return int((np.abs(torso - skin).max(axis=1) < 40).sum())
+    assert skin_on_torso(0.0) >= 20 and skin_on_torso(180.0) == 0
+
+
+def test_volume_shading_is_brightest_on_the_medial_axis():
+    from mmpose_ext.datasets.synthetic.render import volume_shading
+
+    mask = np.zeros((21, 41), np.uint8)
+    mask[5:16, :] = 1  # a horizontal bar 11 px tall
+    shade = volume_shading(mask, light=0.4)
+    assert shade[10, 20] == 1.0 and 0.6 <= shade[5, 20] < shade[7, 20] < shade[10, 20]
+    np.testing.assert_allclose(volume_shading(np.zeros((3, 3), np.uint8)), 1.0)
+
+
+def test_shifted_appearance_is_dim_grey_and_blue():
+    from mmpose_ext.datasets.synthetic.scene import camera
+
+    img = np.random.default_rng(0).uniform(60, 200, (64, 64, 3)).astype(np.uint8)
+    img[..., 2] = 220  # a red image (BGR)
+    default = camera(img, np.random.default_rng(1), 'default').astype(np.float32)
+    shifted = camera(img, np.random.default_rng(1), 'shifted').astype(np.float32)
+    assert shifted.mean() < 0.7 * default.mean()
+    assert shifted[..., 0].mean() > shifted[..., 2].mean()  # blue above red after the tint and desaturation
+    with pytest.raises(ValueError, match='appearance'):
+        camera(img, np.random.default_rng(1), 'night')
