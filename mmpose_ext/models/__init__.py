@@ -1,3 +1,4 @@
+from .backbones import EfficientNetLite
 from .common import EMSDA, LaplaceIntegralScorer, RLEFlowLoss
 from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, RTMOSineCCHead, SineCoordClsHead
 from .poseur import PoseurHead
@@ -6,7 +7,7 @@ from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet, SCAIH
 from .tokenpose import TokenPoseHead, TokenPoseStem
 
 __all__ = [
-    'CoordMLELoss', 'DynamicCoordinateClassifier', 'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss',
-    'RTMOSineCCHead', 'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss',
+    'CoordMLELoss', 'DynamicCoordinateClassifier', 'EfficientNetLite', 'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead',
+    'RLEFlowLoss', 'RTMOSineCCHead', 'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss',
     'SCAIPoseEstimator', 'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseStem'
 ]
