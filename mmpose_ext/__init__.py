@@ -4,6 +4,7 @@ Importing this package registers every module into MMPose's registries and allow
 ``torch.load(weights_only=True)``, exactly the globals MMEngine's checkpoints hold (see ``checkpoint``).
 """
 from . import checkpoint, codecs, models, visualization  # noqa: F401  (registration happens on import)
+from . import evaluation  # noqa: F401  (registers BoxNormalizedPoseMetric and MeanPoseBaseline)
 from .version import __version__
 
 __all__ = ['__version__']

@@ -3,7 +3,9 @@ parameter (and the inputs). A module registered without a case here fails the fi
 
 A case is ``name → (minimal config, run)``, where ``run(module)`` performs a representative forward
 (for a head: its ``loss`` with data samples, so the loss modules' parameters take part too) and returns
-``(scalar to backpropagate, input tensors that must receive a gradient)``.
+``(scalar to backpropagate, input tensors that must receive a gradient)``. A module with no trainable
+parameter and nothing to learn (the no-skill ``MeanPoseBaseline``) returns a scalar without a gradient and
+no inputs; the test then checks it really has no trainable parameter instead of backpropagating.
 """
 import pytest
 import torch
@@ -167,6 +169,28 @@ def _run_rtmo_sine_cc_head(head):
     return sum(v.mean() for k, v in losses.items() if k.startswith('loss')), feats
 
 
+def _run_mean_pose_baseline(model):
+    """Mean pose of the bundled COCO annotations placed in two boxes: finite (2, 17, 2) image coordinates."""
+    from mmengine.structures import InstanceData
+
+    from mmpose.structures import PoseDataSample
+
+    samples = []
+    for box in ([[10.0, 20.0, 110.0, 220.0]], [[0.0, 0.0, 48.0, 64.0]]):
+        sample = PoseDataSample()
+        sample.gt_instances = InstanceData(bboxes=torch.tensor(box))
+        samples.append(sample)
+    kpts = model(None, samples, mode='tensor')
+    assert kpts.shape == (2, 17, 2)
+    return kpts.sum(), ()
+
+
+def _run_efficientnet_lite(backbone):
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
+    outs = backbone(x)  # strides 16 and 32: every stage takes part
+    return sum(o.square().mean() for o in outs), (x, )
+
+
 _RTMO_METAINFO = 'configs/_base_/datasets/crowdpose.py'
 _RTMO_SINE_CC_HEAD = dict(
     type='RTMOSineCCHead', num_keypoints=14, featmap_strides=(16, 32),
@@ -218,6 +242,9 @@ MODEL_CASES = {
                               in_featuremap_size=(2, 2), feat_channels=16, spe_channels=8,
                               gau_cfg=dict(s=8, pos_enc='add')), _run_sine_cc_head),
     'RTMOSineCCHead': (_RTMO_SINE_CC_HEAD, _run_rtmo_sine_cc_head),
+    'EfficientNetLite': (dict(type='EfficientNetLite', out_indices=(3, 6)), _run_efficientnet_lite),
+    'MeanPoseBaseline': (dict(type='MeanPoseBaseline', ann_file='data/fixtures/coco/test_coco.json'),
+                         _run_mean_pose_baseline),
 }
 CODEC_CASES = {
     'LaplaceRegressionLabel': dict(type='LaplaceRegressionLabel', input_size=(192, 256)),
@@ -235,6 +262,9 @@ def test_build_and_backward(name):
     module = MODELS.build(cfg)
     scalar, grad_inputs = run(module)
     assert scalar.dim() == 0 and torch.isfinite(scalar), scalar
+    if not scalar.requires_grad:  # nothing to learn (MeanPoseBaseline): then there must be nothing to train
+        assert not grad_inputs and not any(p.requires_grad for p in module.parameters()), name
+        return
     scalar.backward()
     for t in grad_inputs:
         assert t.grad is not None and t.grad.abs().sum() > 0
