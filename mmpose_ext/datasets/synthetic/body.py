@@ -52,6 +52,11 @@ LIMITS: Dict[str, Tuple[Tuple[float, float], Tuple[float, float]]] = {
     'root_roll': ((-30, 30), (0, 6)),         # whole figure leaning in the image plane
     'view_pitch': ((-25, 25), (0, 8)),        # camera above (+) / below (-) the figure
 }
+#: The facing direction (yaw; 0 faces the camera): photographs show most people from the front or the side,
+#: where the face, the chest and the toes tell their left from their right. With probability FRONTAL_PROB
+#: the yaw is drawn from N(0, FRONTAL_STD), otherwise uniformly over the circle (back views included):
+#: about 80 % of the figures turn their face-side (|yaw| < 90°) to the camera.
+FRONTAL_PROB, FRONTAL_STD = 0.6, 40.0
 SIDED = ('shoulder_flex', 'shoulder_abd', 'humeral_rot', 'elbow_flex', 'hip_flex', 'hip_abd', 'leg_rot',
          'knee_flex')
 
@@ -117,9 +122,11 @@ def sample_pose(rng: np.random.Generator, relaxed_prob: float = 0.6) -> Dict[str
     """Joint angles in degrees, each clipped to :data:`LIMITS`; sided angles get ``left_``/``right_`` keys.
 
     With probability ``relaxed_prob`` an angle comes from the relaxed prior (clipped), otherwise uniformly
-    from its whole range. ``yaw`` (the facing direction) is uniform over the circle.
+    from its whole range. ``yaw`` (the facing direction, degrees in [0, 360)) follows the frontal-biased
+    prior of :data:`FRONTAL_PROB`.
     """
-    pose = {'yaw': float(rng.uniform(0.0, 360.0))}
+    yaw = rng.normal(0.0, FRONTAL_STD) if rng.random() < FRONTAL_PROB else rng.uniform(0.0, 360.0)
+    pose = {'yaw': float(yaw % 360.0)}
     for name, ((lo, hi), (mean, std)) in LIMITS.items():
         for prefix in (('left_', 'right_') if name in SIDED else ('', )):
             if rng.random() < relaxed_prob:

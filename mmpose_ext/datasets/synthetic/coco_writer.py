@@ -30,7 +30,7 @@ SPLITS = {'train': 0, 'val': 1, 'val_shifted': 2}
 #: The camera regime of each split (``scene.camera``).
 APPEARANCE = {'train': 'default', 'val': 'default', 'val_shifted': 'shifted'}
 IMAGE_ID_BASE = 1_000_000_000  # image id = split code * base + index + 1
-GENERATOR_VERSION = 2  # 2: faces, necklines, volume shading, outdoor scenes, exposure; val_shifted
+GENERATOR_VERSION = 3  # 2: faces, necklines, shading, outdoor scenes, exposure, val_shifted; 3: yaw prior
 
 
 def layout_metainfo(layout: str) -> dict:
@@ -196,7 +196,7 @@ def ensure_for_config(cfg, workers: int = 0, progress: bool = True) -> Path:
     """Generate the dataset a config trains on, if missing: the root is its train dataset's ``data_root``,
     the parameters its ``synthetic`` dict (``num_train``, ``num_val``, ``seed``, ``layout``, optionally
     ``num_val_shifted``), e.g. the demo's
-    ``configs/demo/poseur_res18_synthetic-128x96.py`` (the README main job)."""
+    ``configs/demo/td-hm_effnet-lite0_synthetic-128x96.py`` (the README main job)."""
     if 'synthetic' not in cfg:
         raise KeyError('the config has no `synthetic = dict(num_train=..., num_val=..., seed=..., layout=...)`')
     return ensure_dataset(cfg.train_dataloader.dataset.data_root, workers=workers, progress=progress,

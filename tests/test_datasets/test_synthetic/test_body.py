@@ -63,3 +63,13 @@ def test_sampled_poses_are_within_limits_and_limits_are_enforced():
         check_pose(sample_pose(rng))
     with pytest.raises(ValueError, match='left_knee_flex'):
         forward_kinematics(dict(PROPORTIONS), neutral_pose(left_knee_flex=-10.0))
+
+
+def test_most_figures_face_the_camera_as_in_photographs():
+    """The yaw prior: about 80 % of the figures show their face-side (|yaw| < 90°), all yaws occur."""
+    rng = np.random.default_rng(0)
+    yaws = np.array([sample_pose(rng)['yaw'] for _ in range(4000)])
+    assert ((yaws >= 0) & (yaws < 360)).all()
+    facing = (yaws < 90) | (yaws > 270)
+    assert 0.75 < facing.mean() < 0.85
+    assert ((yaws > 150) & (yaws < 210)).mean() > 0.03  # back views still occur
