@@ -1,21 +1,18 @@
-# Ours: Poseur (ECCV 2022) in the shared synthetic benchmark setting. Data, pipeline, codec
-# (RegressionLabel at 128x96), schedule and ResNet-18-from-scratch come from the RLE synthetic config this
-# inherits; the model is our COCO Poseur (configs/poseur/poseur_res50_8xb32-325e_coco-256x192.py: 4-level
-# ChannelMapper neck, PoseurHead with EMSDA, noisy reference points, per-layer RLE flow losses, Laplace
-# scores) at the paper's head size (256-d, 6 decoder layers) on ResNet-18's channels, with the official
-# AdamW and its 0.1 lr multiplier on the sampling offsets, in fp32.
-_base_ = ['./td-reg_res18_rle-1xb32-30e_synthetic-128x96.py']
+# Ours: Poseur (ECCV 2022) on the shared synthetic setting. Lite0's stages 2, 4 and 6 (strides 8, 16, 32:
+# 16x12, 8x6 and 4x3 maps at 128x96) through a ChannelMapper neck to the head's width, as our COCO Poseur
+# (configs/poseur/poseur_res50_...: EMSDA query decoder, noisy reference points, per-layer RLE flow losses,
+# Laplace scores) at the paper's head size (256-d, 6 decoder layers), with the official AdamW and its 0.1 lr
+# multiplier on the sampling offsets, in fp32. Codec, data and augmentation: td-reg_rle_effnet-lite0_...
+_base_ = ['./td-reg_rle_effnet-lite0_synthetic-128x96.py']
 
-optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4),
-    paramwise_cfg=dict(custom_keys={'sampling_offsets': dict(lr_mult=0.1)}))
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'sampling_offsets': dict(lr_mult=0.1)}))
 
 model = dict(
-    backbone=dict(out_indices=(0, 1, 2, 3)),
+    backbone=dict(out_indices=(2, 4, 6)),
     neck=dict(
         _delete_=True,
         type='ChannelMapper',
-        in_channels=[64, 128, 256, 512],
+        in_channels=[40, 112, 320],
         kernel_size=1,
         out_channels=256,
         act_cfg=None,
@@ -25,7 +22,7 @@ model = dict(
         type='PoseurHead',
         in_channels=256,
         metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K from the dataset's metainfo
-        num_levels=4,
+        num_levels=3,
         embed_dims=256,
         num_heads=8,
         num_points=4,
