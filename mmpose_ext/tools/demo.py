@@ -3,17 +3,17 @@
     python -m mmpose_ext.tools.demo [--config CONFIG] [--epochs N] [--work-dir outputs/demo]
                                     [--num-train N --num-val N --data-root DIR]
 
-With the default config, ``configs/demo/poseur_res18_synthetic-128x96.py``, it generates a small synthetic
-COCO-format set on first run (``mmpose_ext.datasets.synthetic``, cached in ``data/synthetic-demo``), trains
-the model from scratch with MMEngine's runner, evaluates it with MMPose's CocoMetric (ground-truth boxes) on
-the held-out generated split, on the generated training images and on the real COCO images bundled in
-``data/fixtures``, draws its predictions on a generated training image, a held-out one and a real one with
-MMPose's visualizer, exports the network to ONNX, checks it against onnxruntime and prints where everything
-is. A config without a ``synthetic`` dict (e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and
-tests on the bundled real images instead.
+With the default config (:data:`DEMO_CONFIG`) it generates a synthetic COCO-format set on first run
+(``mmpose_ext.datasets.synthetic``, cached in ``data/synthetic-demo``), fine-tunes the ImageNet
+EfficientNet-Lite0 model with MMEngine's runner, and evaluates it with ground-truth boxes on people it never
+saw: the held-out generated split and the real COCO images bundled in ``data/fixtures``. Every evaluation
+reports MMPose's CocoMetric (AP) and our BoxNormalizedPoseMetric (bbox-normalised PCK@0.1/0.2, error / box
+size, left/right swap rate), beside the no-skill baseline (the training set's mean pose in every box). It then
+draws the predictions on a held-out image and a real one with MMPose's visualizer, exports the network to
+ONNX, checks it against onnxruntime, and writes ``summary.json``. A config without a ``synthetic`` dict
+(e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and tests on the bundled real images instead.
 """
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -22,9 +22,12 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs/demo/poseur_res18_synthetic-128x96.py'
+DEMO_CONFIG = REPO / 'configs/demo/td-hm_effnet-lite0_synthetic-128x96.py'
 FIXTURES = REPO / 'data/fixtures/coco'
 REAL_IMAGE = FIXTURES / '000000196141.jpg'
+#: The numbers the summary keeps of each evaluation, by the names it gives them.
+SUMMARY_KEYS = {'AP': 'AP', 'AP .5': 'AP50', 'PCK@0.1': 'PCK@0.1', 'PCK@0.2': 'PCK@0.2', 'err/box': 'err/box',
+                'LR-swap': 'LR-swap'}
 
 
 def parse_args(argv=None):
@@ -59,6 +62,8 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
         root = Path(data_root or cfg.train_dataloader.dataset.data_root)
         workers = cfg.train_dataloader.num_workers
         point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # one test, after training
+        cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1
     return cfg
 
 
@@ -87,17 +92,6 @@ def visualise(model, visualizer, image: Path, ann_file: Path, out_file: Path) ->
     return len(results)
 
 
-def train_split_test_set(cfg, root: Path) -> tuple:
-    """(dataloader, evaluator) configs testing on the generated *training* images (does the model fit them?),
-    with the config's test pipeline; the metric's prefix is ``synthetic_train``."""
-    loader = copy.deepcopy(cfg.test_dataloader)
-    loader.dataset.ann_file = 'annotations/person_keypoints_train.json'
-    loader.dataset.data_prefix = dict(img='train/')
-    evaluator = dict(cfg.test_evaluator, ann_file=str(root / 'annotations/person_keypoints_train.json'),
-                     prefix='synthetic_train')
-    return loader, evaluator
-
-
 def first_image_with_people(root: Path, split: str) -> tuple:
     """(image path, annotation file) of the first generated ``split`` image with a labelled person."""
     ann = root / f'annotations/person_keypoints_{split}.json'
@@ -105,6 +99,12 @@ def first_image_with_people(root: Path, split: str) -> tuple:
     with_people = {a['image_id'] for a in coco['annotations'] if a.get('num_keypoints', 0) > 0}
     name = next(im['file_name'] for im in coco['images'] if im['id'] in with_people)
     return root / split / name, ann
+
+
+def summarise(metrics: dict, prefix: str) -> dict:
+    """The :data:`SUMMARY_KEYS` of one evaluation (``prefix/...`` keys), rounded, under readable names."""
+    return {name: round(float(metrics[f'{prefix}/{key}']), 4) for key, name in SUMMARY_KEYS.items()
+            if f'{prefix}/{key}' in metrics}
 
 
 def main(argv=None) -> dict:
@@ -117,6 +117,7 @@ def main(argv=None) -> dict:
     from mmpose_ext.benchmark import evaluate_on, real_test_set
     from mmpose_ext.datasets.synthetic import ensure_for_config
     from mmpose_ext.deploy import check_onnx, export_onnx
+    from mmpose_ext.evaluation import evaluate_no_skill
 
     t0 = time.time()
     work_dir = Path(args.work_dir)
@@ -124,7 +125,7 @@ def main(argv=None) -> dict:
     synthetic = 'synthetic' in cfg
     summary = dict(config=args.config)
     if synthetic:
-        root = ensure_for_config(cfg, workers=0)  # generated on first run, reused after
+        root = ensure_for_config(cfg, workers=cfg.train_dataloader.num_workers)  # made on first run only
         summary.update(data=str(root), num_train=cfg.synthetic.num_train, num_val=cfg.synthetic.num_val,
                        generate_seconds=round(time.time() - t0, 1))
 
@@ -132,24 +133,26 @@ def main(argv=None) -> dict:
     t1 = time.time()
     runner.train()
     summary['train_seconds'] = round(time.time() - t1, 1)
+    summary['train_iterations'] = runner.iter
     metrics = dict(runner.test())
-    if synthetic:  # the held-out generated split above; now the training images and the real bundled ones
-        metrics.update(evaluate_on(runner, *train_split_test_set(cfg, root)))
-        metrics.update(evaluate_on(runner, *real_test_set(cfg, FIXTURES, 'coco')))
     checkpoint = str(work_dir / f'epoch_{cfg.train_cfg.max_epochs}.pth')
     summary['checkpoint'] = checkpoint
-    prefix = 'synthetic' if synthetic else 'coco'
-    summary.update({f'{prefix}_AP': metrics.get(f'{prefix}/AP'), f'{prefix}_AP50': metrics.get(f'{prefix}/AP .5')})
-    if synthetic:
-        for prefix in ('synthetic_train', 'real'):
-            summary.update({f'{prefix}_AP': metrics.get(f'{prefix}/AP'),
-                            f'{prefix}_AP50': metrics.get(f'{prefix}/AP .5')})
+    if synthetic:  # people the model never saw: the held-out generated split (above) and the real images
+        real = real_test_set(cfg, FIXTURES, 'coco')
+        metrics.update(evaluate_on(runner, *real))
+        train_ann = str(root / 'annotations/person_keypoints_train.json')
+        no_skill = evaluate_no_skill(train_ann, cfg.test_dataloader, cfg.test_evaluator, work_dir / 'no_skill')
+        no_skill.update(evaluate_no_skill(train_ann, *real, work_dir / 'no_skill'))
+        summary['heldout'] = summarise(metrics, 'synthetic')
+        summary['real'] = summarise(metrics, 'real')
+        summary['no_skill'] = dict(heldout=summarise(no_skill, 'synthetic'), real=summarise(no_skill, 'real'))
+    else:
+        summary['coco'] = summarise(metrics, 'coco')
 
     model = init_model(cfg, checkpoint, device='cpu')
     images = [('real', Path(args.image), FIXTURES / 'test_coco.json')]
-    if synthetic:  # a training image (fitted), a held-out one, then the real one
-        images = [('train', *first_image_with_people(root, 'train')),
-                  ('heldout', *first_image_with_people(root, 'val'))] + images
+    if synthetic:  # a held-out generated image, then the real one
+        images.insert(0, ('heldout', *first_image_with_people(root, 'val')))
     visualizer = VISUALIZERS.build(dict(cfg.visualizer, name=f'mmpose_ext_demo_{time.time_ns()}'))
     visualizer.set_dataset_meta(model.dataset_meta)
     summary['visualisations'] = []
@@ -164,8 +167,17 @@ def main(argv=None) -> dict:
                    total_seconds=round(time.time() - t0, 1))
     (work_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     print('\n==> mmpose_ext demo finished')
+    if synthetic:
+        print(f"    {'':28s}" + ''.join(f'{name:>9s}' for name in SUMMARY_KEYS.values()))
+        for label, row in (('held-out generated people', summary['heldout']),
+                           ('  no skill (mean pose)', summary['no_skill']['heldout']),
+                           ('real COCO people', summary['real']),
+                           ('  no skill (mean pose)', summary['no_skill']['real'])):
+            print(f'    {label:28s}' + ''.join(f'{row.get(name, float("nan")):9.3f}'
+                                                for name in SUMMARY_KEYS.values()))
     for key, value in summary.items():
-        print(f'    {key:18s} {value}')
+        if key not in ('heldout', 'real', 'no_skill'):
+            print(f'    {key:18s} {value}')
     print(f'    summary written to {work_dir / "summary.json"}')
     return summary
 

@@ -111,8 +111,8 @@ def test_ensure_for_config_reads_the_demo_config(repo_root, tmp_path):
 
     from mmpose_ext.datasets.synthetic import ensure_for_config
 
-    cfg = Config.fromfile(str(repo_root / 'configs/demo/poseur_res18_synthetic-128x96.py'))
-    assert cfg.synthetic.num_train >= 8 and cfg.train_dataloader.dataset.data_root.endswith('synthetic-demo/')
+    cfg = Config.fromfile(str(repo_root / 'configs/demo/td-hm_effnet-lite0_synthetic-128x96.py'))
+    assert cfg.synthetic.num_train >= 1000 and cfg.train_dataloader.dataset.data_root.endswith('synthetic-demo/')
     cfg.synthetic.num_train, cfg.synthetic.num_val = 2, 1  # toy scale, in a temporary folder
     cfg.train_dataloader.dataset.data_root = str(tmp_path)
     assert ensure_for_config(cfg, progress=False) == tmp_path
