@@ -92,60 +92,64 @@ def markdown(results: List[dict], meta: Dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _plot_curves(results: List[dict], path: Path, title: str, no_skill=None) -> None:
+def _short(name: str) -> str:
+    """A legend label: the config name without the setting every synthetic config shares."""
+    return name.replace('_effnet-lite0_synthetic-128x96', '')
+
+
+def _axes():
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.6), dpi=100)
-    names = list(_groups([r for r in results if r.get('curve')]))
-    for i, name in enumerate(names):
+    return plt.subplots(figsize=(7.2, 4.6), dpi=100)
+
+
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, no_skill, no_skill_label: str) -> None:
+    """The no-skill line, labels, a 0-1 accuracy axis, the legend; save and close."""
+    import matplotlib.pyplot as plt
+
+    if no_skill is not None:
+        ax.axhline(no_skill, color='grey', linestyle=':', label=no_skill_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc='best')
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _plot_curves(results: List[dict], path: Path, title: str, no_skill=None) -> None:
+    """Held-out PCK@0.1 against iterations: a colour per method, seed 0 solid, other seeds dashed."""
+    fig, ax = _axes()
+    for i, name in enumerate(_groups([r for r in results if r.get('curve')])):
         rows = [r for r in results if r['name'] == name and r.get('curve')]
         for j, row in enumerate(rows):
             pts = [(p['iter'], p['synthetic/PCK@0.1']) for p in row['curve'] if 'synthetic/PCK@0.1' in p]
             if pts:
                 ax.plot(*zip(*pts), color=f'C{i % 10}', linestyle='-' if j == 0 else '--', marker='.',
-                        label=name if j == 0 else None)
-    if no_skill is not None:
-        ax.axhline(no_skill, color='grey', linestyle=':', label='no skill (mean pose)')
-    ax.set_xlabel('training iterations (batch 32)')
-    ax.set_ylabel('held-out PCK@0.1')
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if names:
-        ax.legend(fontsize=7, loc='lower right')
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+                        label=_short(name) if j == 0 else None)
+    _finish(fig, ax, path, 'training iterations (batch 32)', 'held-out PCK@0.1', title, no_skill,
+            'no skill (mean pose)')
 
 
 def _plot_latency(results: List[dict], path: Path, title: str, no_skill=None) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
+    """PCK@0.1 (held-out ●, real □) against CPU latency at batch 1, every method and seed."""
+    fig, ax = _axes()
     groups = {n: rs for n, rs in _groups(results).items() if any(r.get('latency_b1_ms') for r in rs)}
     for i, (name, rows) in enumerate(groups.items()):
         rows = [r for r in rows if not r.get('error')]
         xs = [r['latency_b1_ms'] for r in rows]
         ax.scatter(xs, [r.get('synthetic/PCK@0.1', float('nan')) for r in rows], color=f'C{i % 10}', s=40,
-                   label=name)
+                   label=_short(name))
         ax.scatter(xs, [r.get('real/PCK@0.1', float('nan')) for r in rows], facecolors='none',
                    edgecolors=f'C{i % 10}', marker='s', s=40)
-    if no_skill is not None:
-        ax.axhline(no_skill, color='grey', linestyle=':', label='no skill (held-out)')
-    ax.set_xlabel('CPU latency, batch 1 (ms)')
-    ax.set_ylabel('PCK@0.1 (● held-out, □ real)')
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if groups:
-        ax.legend(fontsize=7, loc='lower right')
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(fig, ax, path, 'CPU latency, batch 1 (ms)', 'PCK@0.1 (● held-out, □ real)', title, no_skill,
+            'no skill (held-out)')
 
 
 def write_report(results: List[dict], meta: Dict, out_dir) -> Dict[str, str]:
