@@ -75,8 +75,9 @@ def markdown(results: List[dict], meta: Dict) -> str:
              f"Command: `{meta['command']}`", '',
              '**Accuracy** (mean over the seeds ± half their range):', '']
     lines += _table(groups, ACCURACY)
-    lines += ['', '**Cost**:', '']
-    lines += _table(trained, COST)
+    if trained:
+        lines += ['', '**Cost**:', '']
+        lines += _table(trained, COST)
     lines += ['', 'Held-out: generated people never trained on (ground-truth boxes). real: the 12 labelled people '
               'of the real COCO images in the test fixtures. shifted: held-out generated people under another '
               'camera regime (dim, grey, blue, blurry), when generated. AP: COCO keypoint AP (MMPose\'s '
