@@ -5,6 +5,7 @@ the learning curves (held-out PCK@0.1 against iterations, every method and seed)
 against CPU latency."""
 import json
 import math
+import re
 from pathlib import Path
 from typing import Dict, List
 
@@ -93,9 +94,18 @@ def markdown(results: List[dict], meta: Dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+#: line colours: matplotlib's ten cycle colours, then two more, so that eleven methods stay apart
+COLOURS = tuple(f'C{i}' for i in range(10)) + ('black', 'gold')
+
+
 def _short(name: str) -> str:
-    """A legend label: the config name without the setting every synthetic config shares."""
-    return name.replace('_effnet-lite0_synthetic-128x96', '')
+    """A legend label: the config name without the backbone and the data setting every synthetic config
+    shares, e.g. ``poseur_effnet-lite0_no-noise_synthetic-128x96`` → ``poseur_no-noise``."""
+    return re.sub(r'_synthetic-\d+x\d+', '', re.sub(r'[_-]effnet-lite\d', '', name))
+
+
+def _colour(i: int) -> str:
+    return COLOURS[i % len(COLOURS)]
 
 
 def _axes():
@@ -125,14 +135,15 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, no_skill,
 
 
 def _plot_curves(results: List[dict], path: Path, title: str, no_skill=None) -> None:
-    """Held-out PCK@0.1 against iterations: a colour per method, seed 0 solid, other seeds dashed."""
+    """Held-out PCK@0.1 against iterations: a colour per method, seed 0 solid, other seeds dashed. Test
+    variants ("+" rows) share their model's curve and are not drawn again."""
     fig, ax = _axes()
-    for i, name in enumerate(_groups([r for r in results if r.get('curve')])):
+    for i, name in enumerate(_groups([r for r in results if r.get('curve') and '+' not in r['name']])):
         rows = [r for r in results if r['name'] == name and r.get('curve')]
         for j, row in enumerate(rows):
             pts = [(p['iter'], p['synthetic/PCK@0.1']) for p in row['curve'] if 'synthetic/PCK@0.1' in p]
             if pts:
-                ax.plot(*zip(*pts), color=f'C{i % 10}', linestyle='-' if j == 0 else '--', marker='.',
+                ax.plot(*zip(*pts), color=_colour(i), linestyle='-' if j == 0 else '--', marker='.',
                         label=_short(name) if j == 0 else None)
     _finish(fig, ax, path, 'training iterations (batch 32)', 'held-out PCK@0.1', title, no_skill,
             'no skill (mean pose)')
@@ -145,10 +156,10 @@ def _plot_latency(results: List[dict], path: Path, title: str, no_skill=None) ->
     for i, (name, rows) in enumerate(groups.items()):
         rows = [r for r in rows if not r.get('error')]
         xs = [r['latency_b1_ms'] for r in rows]
-        ax.scatter(xs, [r.get('synthetic/PCK@0.1', float('nan')) for r in rows], color=f'C{i % 10}', s=40,
+        ax.scatter(xs, [r.get('synthetic/PCK@0.1', float('nan')) for r in rows], color=_colour(i), s=40,
                    label=_short(name))
         ax.scatter(xs, [r.get('real/PCK@0.1', float('nan')) for r in rows], facecolors='none',
-                   edgecolors=f'C{i % 10}', marker='s', s=40)
+                   edgecolors=_colour(i), marker='s', s=40)
     _finish(fig, ax, path, 'CPU latency, batch 1 (ms)', 'PCK@0.1 (● held-out, □ real)', title, no_skill,
             'no skill (held-out)')
 

@@ -118,6 +118,18 @@ def _apply_variant(model: torch.nn.Module, variant: dict) -> None:
         model.head.decoder = KEYPOINT_CODECS.build(dict(variant['decoder']))
 
 
+def _test_sets(cfg: Config, data_root, real_root: Optional[str], layout: str) -> list:
+    """(dataloader, evaluator) pairs: the held-out split of ``cfg``, then the real images (if
+    ``real_root``) and the shifted generated split (if the data has one)."""
+    test_sets = [(cfg.test_dataloader, cfg.test_evaluator)]
+    if real_root:
+        test_sets.append(real_test_set(cfg, real_root, layout))
+    shifted = generated_test_set(cfg, data_root, 'val_shifted', 'shifted', layout)
+    if shifted:
+        test_sets.append(shifted)
+    return test_sets
+
+
 def benchmark_config(config: str, data_root, real_root: Optional[str], out_dir, seed: int = 0,
                      iters: Optional[int] = None, minutes: Optional[float] = None, layout: str = 'coco',
                      workers: int = 2, batch_size: Optional[int] = None, latency_repeats: int = 5,
@@ -137,12 +149,7 @@ def benchmark_config(config: str, data_root, real_root: Optional[str], out_dir, 
         cfg.model.base_checkpoint = base
     point_at_dataset(cfg, data_root, layout, workers, batch_size)
     cfg.experiment_name = f'{name}_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}'
-    test_sets = [(cfg.test_dataloader, cfg.test_evaluator)]
-    if real_root:
-        test_sets.append(real_test_set(cfg, real_root, layout))
-    shifted = generated_test_set(cfg, data_root, 'val_shifted', 'shifted', layout)
-    if shifted:
-        test_sets.append(shifted)
+    test_sets = _test_sets(cfg, data_root, real_root, layout)
 
     runner, done, train_s, weights, curve = _train_stages(cfg, plan, Path(out_dir) / f'seed{seed}' / name,
                                                           seed, iters, minutes, num_evals)
@@ -182,12 +189,7 @@ def no_skill_row(config: str, data_root, real_root: Optional[str], layout: str, 
 
     cfg = Config.fromfile(config)
     point_at_dataset(cfg, data_root, layout, workers=0)
-    test_sets = [(cfg.test_dataloader, cfg.test_evaluator)]
-    if real_root:
-        test_sets.append(real_test_set(cfg, real_root, layout))
-    shifted = generated_test_set(cfg, data_root, 'val_shifted', 'shifted', layout)
-    if shifted:
-        test_sets.append(shifted)
+    test_sets = _test_sets(cfg, data_root, real_root, layout)
     train_ann = str(Path(data_root).resolve() / 'annotations' / 'person_keypoints_train.json')
     row = dict(name='no skill (training mean pose in each box)', head='MeanPoseBaseline', seed=None)
     for loader, evaluator in test_sets:
