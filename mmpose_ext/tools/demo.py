@@ -61,9 +61,7 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
                 cfg.synthetic[key] = value
         root = Path(data_root or cfg.train_dataloader.dataset.data_root)
         workers = cfg.train_dataloader.num_workers
-        point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)
-        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # one test, after training
-        cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1
+        point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)  # one test, after training
     return cfg
 
 
