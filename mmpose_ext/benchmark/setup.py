@@ -114,7 +114,8 @@ def apply_budget(cfg: Config, work_dir, seed: int, iters: Optional[int] = None,
     else:
         cfg.param_scheduler = None  # TimeBudgetHook sets the learning rate
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=cfg.train_dataloader.batch_size)
-    cfg.randomness = dict(seed=seed, deterministic=False)
+    # keep the config's other randomness keys (e.g. Poseur's diff_rank_seed: per-rank noise under DDP)
+    cfg.randomness = {**cfg.get('randomness', {}), 'seed': seed, 'deterministic': False}
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=min(log_interval, max_iters))
     cfg.log_processor = dict(by_epoch=False)

@@ -141,3 +141,11 @@ def test_wrapping_configs_run_after_their_base(repo_root):
                                                  'td-reg_rle_effnet-lite0_synthetic-128x96.py'))
     assert order_by_dependencies([scai, rle, heatmap]) == [heatmap, scai, rle]
     assert order_by_dependencies([rle, scai]) == [rle, scai]  # its base is not listed: it fails alone
+
+
+def test_apply_budget_keeps_the_configs_other_randomness_keys(repo_root, tmp_path):
+    """Poseur's configs draw per-rank noise (diff_rank_seed); the benchmark's seed must not drop it."""
+    cfg = Config.fromfile(str(repo_root / CONFIG))
+    cfg.randomness = dict(seed=0, diff_rank_seed=True)
+    apply_budget(cfg, tmp_path, seed=5, iters=10)
+    assert cfg.randomness == dict(seed=5, diff_rank_seed=True, deterministic=False)
