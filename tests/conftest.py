@@ -38,3 +38,10 @@ def _one_intra_op_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope='session')
+def tiny_synthetic(tmp_path_factory) -> Path:
+    """A few generated COCO-layout images (train 8 / val 4) for the cross-head tests of tests/zoo.py."""
+    from zoo import make_tiny_dataset
+    return make_tiny_dataset(tmp_path_factory.mktemp('tiny_synthetic'))
