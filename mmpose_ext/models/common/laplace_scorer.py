@@ -8,6 +8,10 @@ predicted mean, per axis, and multiplies the axes:
 
 σ and ``radius`` are in the same (normalised) units. Poseur's code uses ``radius = 0.2`` and weight 0.7
 for reporting; RLE's own score ``1 − mean(σ)`` is what MMPose's ``RegressionLabel`` returns.
+
+The score is computed in float32 with autocast off: in half precision ``1 − exp(−a/σ)`` keeps only 2-3
+significant digits (bf16 cannot tell σ = 0.500 from 0.501), and Poseur's flip fusion raises it to the
+fifth power.
 """
 import torch
 from torch import Tensor, nn
@@ -46,11 +50,14 @@ class LaplaceIntegralScorer(nn.Module):
             sigma (Tensor): Laplace scales, shape (..., D), already positive (e.g. after sigmoid).
 
         Returns:
-            Tensor: Scores of shape (...), in ``[0, weight]``.
+            Tensor: Scores of shape (...), in ``[0, weight]``; float32 for fp16/bf16/fp32 input.
         """
-        sigma = sigma.clamp(min=self.eps)
-        mass = 1.0 - torch.exp(-self.radius / sigma)  # (..., D)
-        return self.weight * mass.prod(dim=-1)
+        if sigma.dtype in (torch.float16, torch.bfloat16):
+            sigma = sigma.float()
+        with torch.autocast(sigma.device.type, enabled=False):
+            sigma = sigma.clamp(min=self.eps)
+            mass = 1.0 - torch.exp(-self.radius / sigma)  # (..., D)
+            return self.weight * mass.prod(dim=-1)
 
     def extra_repr(self) -> str:
         return f'radius={self.radius}, weight={self.weight}'

@@ -12,6 +12,14 @@ is N(0.5, I) instead of N(0, I), and the residual term is ``log(σ√(2π)) + |g
 
 This module reuses MMPose's :class:`~mmpose.models.utils.realnvp.RealNVP` (6 coupling layers,
 alternating masks, 2→64→64→2 nets) and, configured as MMPose's ``RLELoss``, computes the same numbers.
+
+Precision: the loss is a float32 island. Under mixed precision (fp16/bf16 autocast, on any device) the
+inputs are cast to float32 and autocast is switched off for the flow and the residual term, as Poseur's
+official code does with ``force_fp32``: the flow's coupling layers are tiny (2→64→64→2) so fp32 costs
+nothing, while ``log σ``, ``exp(−s)`` and ``ē = (pred − gt)/σ`` for small σ lose most of their digits
+in half precision. Non-finite inputs are rejected before the flow with a :class:`NonFiniteError` that
+names this loss and the input (otherwise they surface as an argument-validation error deep inside
+``torch.distributions``).
 """
 import math
 from typing import Optional
@@ -22,7 +30,14 @@ from torch import Tensor, nn
 from mmpose.models.utils.realnvp import RealNVP
 from mmpose.registry import MODELS
 
+from .finite import check_finite
+
 _Q_DISTRIBUTIONS = ('laplace', 'gaussian', 'poseur')
+
+
+def _at_least_fp32(x: Tensor) -> Tensor:
+    """fp16/bf16 → float32; float32/float64 unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 @MODELS.register_module()
@@ -86,12 +101,25 @@ class RLEFlowLoss(nn.Module):
                 'A different K usually means the head\'s num_joints does not match the dataset '
                 'metainfo.')
 
+    def log_prob(self, error: Tensor) -> Tensor:
+        """Flow log-density ``log G(ē)`` in (at least) float32 with autocast off: the same value inside
+        and outside autocast.
+
+        Args:
+            error (Tensor): (M, 2) normalised residuals ē.
+
+        Returns:
+            Tensor: (M,), float32 (float64 for float64 input and flow).
+        """
+        with torch.autocast(error.device.type, enabled=False):
+            return self.flow_model.log_prob(_at_least_fp32(error))
+
     def forward(self,
                 pred: Tensor,
                 sigma: Tensor,
                 target: Tensor,
                 target_weight: Optional[Tensor] = None) -> Tensor:
-        """Compute the loss.
+        """Compute the loss (in float32, whatever the input dtype and autocast state).
 
         Args:
             pred (Tensor): Predicted coordinates, (N, K, 2).
@@ -101,9 +129,25 @@ class RLEFlowLoss(nn.Module):
             target_weight (Tensor, optional): Per-keypoint weights, (N, K), (N, K, 1) or (N, K, 2).
 
         Returns:
-            Tensor: Scalar loss.
+            Tensor: Scalar loss, float32 for fp16/bf16/fp32 inputs.
+
+        Raises:
+            NonFiniteError: if ``pred``, ``sigma``, ``target`` or ``target_weight`` holds NaN or Inf.
         """
         self._check_shapes(pred, sigma, target)
+        inputs = dict(pred=pred, sigma=sigma, target=target)
+        if target_weight is not None:
+            inputs['target_weight'] = target_weight
+        check_finite(inputs, type(self).__name__, what='input', hint=(
+            'A non-finite pred or sigma comes from the head (diverged weights: learning rate, fp16 '
+            'overflow) or from the features and images reaching it; a non-finite target or '
+            'target_weight from the annotations or the codec.'))
+        with torch.autocast(pred.device.type, enabled=False):
+            return self._loss(_at_least_fp32(pred), _at_least_fp32(sigma), _at_least_fp32(target),
+                              None if target_weight is None else _at_least_fp32(target_weight))
+
+    def _loss(self, pred: Tensor, sigma: Tensor, target: Tensor, target_weight: Optional[Tensor]) -> Tensor:
+        """:meth:`forward` on (at least) float32 inputs, autocast off."""
         N, K, _ = pred.shape
         if N == 0:  # no instances: a zero that keeps the graph
             return pred.sum() * 0.0
@@ -113,7 +157,7 @@ class RLEFlowLoss(nn.Module):
         sigma = sigma.clamp(min=self.eps)
 
         error = (pred - target) / (sigma + self.eps)  # ē, (N, K, 2)
-        log_phi = self.flow_model.log_prob(error.reshape(-1, 2))  # (N·K,)
+        log_phi = self.log_prob(error.reshape(-1, 2))  # (N·K,)
         log_phi = log_phi.reshape(N, K, 1)
         loss = torch.log(sigma) - log_phi  # flow term, (N, K, 2)
 

@@ -39,3 +39,14 @@ def test_limits_and_monotonicity():
 def test_rejects_bad_radius():
     with pytest.raises(ValueError, match='radius'):
         LaplaceIntegralScorer(radius=0.0)
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_float32_under_autocast(dtype):
+    """Half-precision σ inside autocast: the score is the float32 score of the same σ, exactly."""
+    scorer = LaplaceIntegralScorer(radius=0.2, weight=0.7)
+    sigma = torch.rand(3, 17, 2).to(dtype)
+    with torch.autocast('cpu', dtype=dtype):
+        got = scorer(sigma)
+    assert got.dtype == torch.float32
+    assert torch.equal(got, scorer(sigma.float()))

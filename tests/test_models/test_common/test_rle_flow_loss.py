@@ -1,13 +1,17 @@
-"""RLEFlowLoss against MMPose's RLELoss (same flow weights) and against values derived by hand."""
+"""RLEFlowLoss against MMPose's RLELoss (same flow weights) and against values derived by hand; its float32
+island under bf16/fp16 autocast, its non-finite input check, and MMPose's RLEHead with it at batch size 1."""
 import math
 
+import numpy as np
 import pytest
 import torch
+from mmengine.structures import InstanceData
 from torch import nn
 
 from mmpose.models.losses import RLELoss
 from mmpose.registry import MODELS
-from mmpose_ext.models.common import RLEFlowLoss
+from mmpose.structures import PoseDataSample
+from mmpose_ext.models.common import NonFiniteError, RLEFlowLoss
 
 
 def _inputs(N=4, K=17, dtype=torch.float32):
@@ -118,3 +122,107 @@ def test_bad_input():
         loss(*_inputs()[:3])
     with pytest.raises(ValueError, match='q_distribution'):
         RLEFlowLoss(q_distribution='cauchy')
+
+
+# ---------------------------------------------------------------- mixed precision, bad input, MMPose's RLEHead
+HALF = [torch.bfloat16, torch.float16]  # CPU autocast supports both; fp16 stands in for CUDA's here
+
+
+@pytest.mark.parametrize('dtype', HALF)
+def test_float32_island_under_autocast(dtype):
+    """Inside autocast the flow log-prob, the loss and its gradient equal their float32 values exactly
+    (autocast is off inside, half inputs are cast up; the gradient is the float32 one cast down)."""
+    loss = RLEFlowLoss(use_target_weight=True)
+    _randomise(loss.flow_model)
+    pred, sigma, target, weight = (t.to(dtype) for t in _inputs())
+    error = ((pred - target).float() / 0.3).reshape(-1, 2)
+    pred.requires_grad_(True)
+    pred32 = pred.detach().float().requires_grad_(True)
+    expected_log_prob = loss.flow_model.log_prob(error)
+    expected = loss(pred32, sigma.float(), target.float(), weight.float())
+    with torch.autocast('cpu', dtype=dtype):
+        log_prob = loss.log_prob(error)
+        got = loss(pred, sigma, target, weight)
+        assert loss.flow_model.s[0](error).dtype == dtype  # autocast is really on out here
+    assert log_prob.dtype == got.dtype == torch.float32
+    assert torch.equal(log_prob, expected_log_prob)
+    assert torch.equal(got, expected)
+    got.backward()
+    expected.backward()
+    assert pred.grad.dtype == dtype and torch.equal(pred.grad, pred32.grad.to(dtype))
+
+
+@pytest.mark.parametrize('name', ['pred', 'sigma', 'target', 'target_weight'])
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_non_finite_input_is_named_before_the_flow(name, bad):
+    """Before: a NaN prediction died in torch.distributions' argument check ("Expected value argument ... to
+    be within the support ... of the distribution MultivariateNormal"), naming neither the loss nor the input."""
+    loss = RLEFlowLoss(use_target_weight=True)
+    inputs = dict(zip(['pred', 'sigma', 'target', 'target_weight'], _inputs(N=2, K=5)))
+    inputs[name][1, 3, 0] = bad
+    counts = '1 NaN, 0 Inf' if bad != bad else '0 NaN, 1 Inf'
+    with pytest.raises(NonFiniteError, match=rf'^RLEFlowLoss: non-finite input: {name} \({counts} of'):
+        loss(**inputs)
+
+
+def _rle_head(**loss):
+    return MODELS.build(dict(type='RLEHead', in_channels=8, num_joints=5,
+                             loss=dict(type='RLEFlowLoss', use_target_weight=True, **loss),
+                             decoder=dict(type='RegressionLabel', input_size=(48, 64))))
+
+
+def _rle_samples(N, K=5):
+    samples = []
+    for _ in range(N):
+        s = PoseDataSample(metainfo=dict(flip_indices=list(range(K)), input_size=(48, 64)))
+        s.gt_instance_labels = InstanceData(keypoint_labels=torch.rand(1, K, 2),
+                                            keypoint_weights=torch.ones(1, K))
+        samples.append(s)
+    return samples
+
+
+@pytest.mark.parametrize('N', [1, 3])
+def test_with_mmpose_rle_head_at_batch_one(N):
+    """MMPose's RLEHead with RLEFlowLoss trains (loss, backward) and predicts (with flip test) at N = 1."""
+    torch.manual_seed(0)
+    head = _rle_head()
+    feats = (torch.randn(N, 8), )
+    losses = head.loss(feats, _rle_samples(N))
+    losses['loss_kpt'].backward()
+    assert torch.isfinite(losses['loss_kpt'])
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
+    preds = head.eval().predict([feats, (torch.randn(N, 8), )], _rle_samples(N), dict(flip_test=True))
+    assert len(preds) == N and np.isfinite(preds[0].keypoints).all() and preds[0].keypoints.shape == (1, 5, 2)
+
+
+def test_with_mmpose_rle_head_under_bf16():
+    """RLEHead's forward in bf16 (its Linear under autocast) into RLEFlowLoss: a float32 loss close to the
+    float32 model's. bf16 keeps 8 significant bits (eps = 2^-7): pred and σ logits carry relative errors
+    ≤ eps/2, which move the loss (~|ē| + log σ terms of O(1) per keypoint) by about that relative amount; we
+    allow eps (measured: ≤ 2e-3 over 5 seeds). MMPose's RLEHead.loss itself then fails under CPU bf16 in its accuracy step
+    (``to_numpy`` of a bf16 tensor: numpy has no bfloat16), outside this loss."""
+    torch.manual_seed(0)
+    head = _rle_head()
+    feats = torch.randn(4, 8, requires_grad=True)
+    samples = _rle_samples(4)
+    labels = torch.cat([s.gt_instance_labels.keypoint_labels for s in samples])
+    weights = torch.ones(4, 5, 1)
+
+    def run():
+        out = head((feats, ))  # (N, K, 4): coordinates, σ logits
+        return head.loss_module(out[..., :2], out[..., 2:], labels, weights), out
+
+    expected, _ = run()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got, out = run()
+    assert out.dtype == torch.bfloat16 and got.dtype == torch.float32
+    eps = torch.finfo(torch.bfloat16).eps
+    assert abs(got.item() - expected.item()) <= eps * abs(expected.item()), (got.item(), expected.item())
+    got.backward()
+    assert torch.isfinite(feats.grad).all()
+
+
+def test_nan_prediction_from_rle_head_names_the_loss_and_input():
+    head = _rle_head()
+    with pytest.raises(NonFiniteError, match=r'RLEFlowLoss: non-finite input: pred \(10 NaN.*sigma \(10 NaN'):
+        head.loss((torch.full((1, 8), float('nan')), ), _rle_samples(1))
