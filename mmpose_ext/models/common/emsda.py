@@ -22,6 +22,13 @@ so the value is never copied per head, the module runs on CPU and GPU alike and 
 
 Parameter names and shapes equal mmcv's ``MultiScaleDeformableAttention`` (``sampling_offsets``,
 ``attention_weights``, ``value_proj``, ``output_proj``), so its state dict loads into EMSDA.
+
+Precision: the sampling locations, the attention softmax and the sampling itself (bilinear reads and the
+attention-weighted sum, :meth:`EMSDA.sample`) run in float32 with autocast off, as the official code's
+float32 kernel path. In half precision a location in [0, 1] is off by up to 2^-9 (bf16) of the map, the
+size of a pixel of a 64-pixel level, and a sum over L·P·4 weighted corners loses digits. The linear
+layers around it (offsets, attention logits, the per-head value projection, output projection) follow
+autocast.
 """
 import math
 from typing import Optional, Sequence, Union
@@ -209,11 +216,26 @@ class EMSDA(BaseModule):
         else:
             super().init_weights()
 
-    def _sample(self, value, sizes, locations, weights) -> Tensor:
+    def sample(self, value: Tensor, spatial_shapes: Union[Tensor, Sequence], sampling_locations: Tensor,
+               attention_weights: Tensor) -> Tensor:
+        """The float32 island: attention-weighted bilinear samples of the un-projected value, with
+        fp16/bf16 inputs cast to float32 and autocast off (the same numbers inside and outside autocast).
+
+        Args:
+            value (Tensor): (B, S, C).
+            spatial_shapes (Tensor | list): (L, 2) as (h, w).
+            sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1].
+            attention_weights (Tensor): (B, Nq, H, L, P).
+
+        Returns:
+            Tensor: (B, Nq, H, C), float32 (float64 for float64 inputs).
+        """
         exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        if self.sampler == 'grid' or (self.sampler == 'auto' and exporting):
-            return emsda_sample_grid(value, sizes, locations, weights)
-        return emsda_sample_bag(value, sizes, locations, weights)
+        fn = emsda_sample_grid if self.sampler == 'grid' or (self.sampler == 'auto' and exporting) \
+            else emsda_sample_bag
+        with torch.autocast(value.device.type, enabled=False):
+            return fn(_at_least_fp32(value), spatial_shapes, _at_least_fp32(sampling_locations),
+                      _at_least_fp32(attention_weights))
 
     def forward(self,
                 query: Tensor,
@@ -253,20 +275,18 @@ class EMSDA(BaseModule):
             value = value.masked_fill(key_padding_mask[..., None], 0.0)
 
         offsets = self.sampling_offsets(query).view(B, Nq, H, L, P, 2)  # (B, Nq, H, L, P, 2)
-        weights = self.attention_weights(query).view(B, Nq, H, L * P).softmax(-1)
-        weights = weights.view(B, Nq, H, L, P)  # (B, Nq, H, L, P)
-        # offsets are in pixels of each level: normalise by (w, h)
-        normaliser = torch.tensor([[w, h] for h, w in sizes], dtype=query.dtype, device=query.device)
-        locations = reference_points[:, :, None, :, None, :] + \
-            offsets / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
-
-        # sample in float32 (pixel positions need it under fp16 autocast), project in the input dtype
-        sampled = self._sample(_at_least_fp32(value), sizes, _at_least_fp32(locations),
-                               _at_least_fp32(weights))
-        sampled = sampled.to(query.dtype)  # (B, Nq, H, C)
-        # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D
+        logits = self.attention_weights(query).view(B, Nq, H, L * P)  # (B, Nq, H, L*P)
+        with torch.autocast(query.device.type, enabled=False):  # float32 island: locations and weights
+            weights = _at_least_fp32(logits).softmax(-1).view(B, Nq, H, L, P)  # (B, Nq, H, L, P)
+            # offsets are in pixels of each level: normalise by (w, h)
+            normaliser = torch.tensor([[w, h] for h, w in sizes], dtype=torch.float32, device=query.device)
+            locations = _at_least_fp32(reference_points)[:, :, None, :, None, :] + \
+                _at_least_fp32(offsets) / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
+        sampled = self.sample(value, sizes, locations, weights)  # (B, Nq, H, C), float32
+        # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D. In the
+        # parameters' dtype (a no-op under autocast, which keeps float32 parameters and casts the einsum)
         D = self.value_proj.out_features // H
         proj_w = self.value_proj.weight.view(H, D, -1)  # (H, D, C)
-        heads = torch.einsum('bnhc,hdc->bnhd', sampled, proj_w)  # (B, Nq, H, D)
+        heads = torch.einsum('bnhc,hdc->bnhd', sampled.to(proj_w.dtype), proj_w)  # (B, Nq, H, D)
         heads = heads + self.value_proj.bias.view(H, D)
         return self.output_proj(heads.reshape(B, Nq, H * D))  # (B, Nq, C)
