@@ -199,8 +199,8 @@ def test_with_mmpose_rle_head_under_bf16():
     """RLEHead's forward in bf16 (its Linear under autocast) into RLEFlowLoss: a float32 loss close to the
     float32 model's. bf16 keeps 8 significant bits (eps = 2^-7): pred and σ logits carry relative errors
     ≤ eps/2, which move the loss (~|ē| + log σ terms of O(1) per keypoint) by about that relative amount; we
-    allow eps (measured: ≤ 2e-3 over 5 seeds). MMPose's RLEHead.loss itself then fails under CPU bf16 in its accuracy step
-    (``to_numpy`` of a bf16 tensor: numpy has no bfloat16), outside this loss."""
+    allow eps (measured: ≤ 2e-3 over 5 seeds). MMPose's RLEHead.loss itself then fails under CPU bf16 in its
+    accuracy step (``to_numpy`` of a bf16 tensor: numpy has no bfloat16), outside this loss."""
     torch.manual_seed(0)
     head = _rle_head()
     feats = torch.randn(4, 8, requires_grad=True)
