@@ -52,4 +52,7 @@ test_evaluator = val_evaluator
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=150, save_best=None, max_keep_ckpts=1))
-randomness = dict(seed=0)
+# Per-rank seeds (MMEngine adds the rank to the seed): Poseur draws its noisy reference groups from torch's
+# global RNG, so with one seed every GPU would draw the same noise and its diversity would not grow with
+# the number of GPUs. Data shuffling stays consistent (the sampler then uses a seed synced from rank 0).
+randomness = dict(seed=0, diff_rank_seed=True)

@@ -63,3 +63,8 @@ model = dict(
     test_cfg=dict(flip_test=True, shift_coords=True))
 
 train_dataloader = dict(batch_size=32)
+
+# Per-rank seeds (MMEngine adds the rank to the seed): Poseur draws its noisy reference groups from torch's
+# global RNG, so with one seed every GPU would draw the same noise and its diversity would not grow with
+# the number of GPUs. Data shuffling stays consistent (the sampler then uses a seed synced from rank 0).
+randomness = dict(seed=None, diff_rank_seed=True)

@@ -39,3 +39,8 @@ model = dict(
         flip_fusion='laplace',
         decoder={{_base_.codec}}),
     test_cfg=dict(flip_test=True, shift_coords=True))
+
+# Per-rank seeds (MMEngine adds the rank to the seed): Poseur draws its noisy reference groups from torch's
+# global RNG, so with one seed every GPU would draw the same noise and its diversity would not grow with
+# the number of GPUs. Data shuffling stays consistent (the sampler then uses a seed synced from rank 0).
+randomness = dict(seed=0, diff_rank_seed=True)  # seed 0 as the shared base

@@ -1,8 +1,14 @@
-"""Noisy reference groups: how many points move, where, and with which noise."""
+"""Noisy reference groups: how many points move, where, and with which noise; the noise differs per rank."""
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.runner import set_random_seed
 
 from mmpose_ext.models.poseur import NoisyReferenceSampler
+
+CONFIG_DIR = Path(__file__).resolve().parents[3] / 'configs'
 
 
 def _moved(points, groups, G):
@@ -46,3 +52,32 @@ def test_no_groups_and_bad_arguments():
     assert NoisyReferenceSampler(num_groups=0)(torch.rand(2, 17, 2)).shape == (2, 0, 2)
     with pytest.raises(ValueError):
         NoisyReferenceSampler(mode='sometimes')
+
+
+@pytest.mark.parametrize('mode', ['official', 'per_group'])
+def test_noise_comes_from_torch_global_rng(mode):
+    """The noise (slots and offsets) is drawn from torch's global generator, so MMEngine's seed reaches it:
+    with ``randomness.diff_rank_seed`` every rank seeds ``seed + rank`` and draws its own noise."""
+    sampler = NoisyReferenceSampler(num_groups=3, num_noisy_points=4, mode=mode)
+    points = torch.rand(2, 17, 2)
+
+    def draw(seed, diff_rank_seed=False):
+        set_random_seed(seed, diff_rank_seed=diff_rank_seed)  # MMEngine's, as the Runner calls it
+        return sampler(points)
+
+    assert torch.equal(draw(3, diff_rank_seed=True), draw(3))  # rank 0 (no process group): seed + 0
+    assert not torch.equal(draw(3), draw(4))  # rank 1 would get seed 4: other noise
+
+
+POSEUR_CONFIGS = sorted([*CONFIG_DIR.glob('poseur/*.py'), *CONFIG_DIR.glob('synthetic/poseur_*.py'),
+                         *CONFIG_DIR.glob('demo/poseur_*.py')])
+
+
+def test_every_poseur_config_draws_noise_per_rank():
+    """Without ``diff_rank_seed`` every GPU draws the same noisy groups: their diversity does not grow with
+    the GPU count."""
+    assert len(POSEUR_CONFIGS) >= 6
+    for path in POSEUR_CONFIGS:
+        cfg = Config.fromfile(str(path))
+        assert cfg.model.head.type == 'PoseurHead', path
+        assert cfg.get('randomness', {}).get('diff_rank_seed') is True, f'{path} does not set diff_rank_seed'
