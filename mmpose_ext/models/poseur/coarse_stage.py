@@ -44,8 +44,9 @@ class CoarseStage(nn.Module):
         nn.init.constant_(self.fc_coord.bias, coord_bias_init)
 
     def forward(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
-        """(B, C, h, w) → coordinates (B, K, 2) and σ (B, K, 2) in (0, 1)."""
+        """(B, C, h, w) → coordinates (B, K, 2) and σ (B, K, 2) in (0, 1), both float32 (under autocast
+        the two Linear layers run in half precision, their outputs and the sigmoid in float32)."""
         x = feat.mean(dim=(2, 3))  # (B, C): global average pool
-        coords = self.fc_coord(x).reshape(-1, self.num_keypoints, 2)  # (B, K, 2)
-        sigma = self.fc_sigma(x).reshape(-1, self.num_keypoints, 2).sigmoid()  # (B, K, 2)
+        coords = self.fc_coord(x).float().reshape(-1, self.num_keypoints, 2)  # (B, K, 2)
+        sigma = self.fc_sigma(x).float().reshape(-1, self.num_keypoints, 2).sigmoid()  # (B, K, 2)
         return coords, sigma

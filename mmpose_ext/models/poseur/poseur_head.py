@@ -13,6 +13,18 @@ Inference keeps the clean group of the last layer; keypoint scores are Laplace i
 (:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`), and flip test fuses the two predictions
 with weights ``p**5`` (the official code's ``type2`` fusion). K comes from ``num_keypoints`` or the
 dataset ``metainfo``; nothing assumes 17.
+
+Mixed precision (fp16/bf16 autocast): the official code trains in fp16 with the losses in float32.
+Here the transformer, the branches and every Linear follow autocast, and four float32 islands keep the
+numbers that need the digits: EMSDA's sampling locations, softmax and weighted bilinear sum
+(:meth:`~mmpose_ext.models.common.EMSDA.sample`); the coordinate/σ updates of every layer (coordinates
+and σ leave the head in float32); the RLE flow losses (:class:`~mmpose_ext.models.common.RLEFlowLoss`);
+the Laplace scores, flip fusion and decoding.
+
+Non-finite values stop the step with a :class:`~mmpose_ext.models.common.NonFiniteError` naming the
+head: its outputs in ``loss`` (before the flows, with the cause: non-finite features reaching the head,
+or the head itself), the loss terms at the end of ``loss``, the decoded keypoints and scores in
+``predict``.
 """
 from typing import Optional, Sequence, Tuple, Union
 
@@ -28,12 +40,40 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
+from ..common.finite import NonFiniteError, check_finite
 from ..common.keypoint_count import resolve_num_keypoints
 from ..common.laplace_scorer import LaplaceIntegralScorer
 from .coarse_stage import CoarseStage
 from .keypoint_encoder import KeypointEncoder
 from .noisy_reference import NoisyReferenceSampler
 from .query_decoder import PoseurQueryDecoder
+
+
+def _levels(feats) -> list:
+    """The feature maps in ``feats`` (a tuple of levels, or ``[feats, feats_flipped]``), flattened."""
+    if isinstance(feats, Tensor):
+        return [feats]
+    return [level for item in feats for level in _levels(item)]
+
+
+def _check_finite_with_cause(tensors: dict, owner: str, what: str, feats) -> None:
+    """:func:`check_finite`; on failure the message also says whether the features reaching the head
+    were already non-finite (look upstream: images, backbone, neck) or the head made them so."""
+    try:
+        check_finite(tensors, owner, what)
+    except NonFiniteError as err:
+        levels = _levels(feats)
+        bad = [i for i, level in enumerate(levels) if not bool(torch.isfinite(level).all())]
+        if bad:
+            cause = (f'the features reaching the head are already non-finite (maps {bad} of {len(levels)}): '
+                     'look at the input images, the backbone and the neck')
+        else:
+            cause = ('the features reaching the head are finite, so the head itself overflowed or diverged '
+                     '(learning rate, fp16 loss scale, a bad checkpoint)')
+        raise NonFiniteError(f'{err} Cause: {cause}.') from None
+
+
+_OUTPUT_NAMES = ('coarse_coords', 'coarse_sigma', 'decoder_coords', 'decoder_sigma')
 
 
 def _poseur_rle_loss() -> dict:
@@ -159,7 +199,7 @@ class PoseurHead(BaseHead):
                 last.
 
         Returns:
-            tuple:
+            tuple of float32 tensors (also under autocast):
             - coarse coordinates (B, K, 2) in normalised input-image units,
             - coarse σ (B, K, 2),
             - decoder coordinates (B, D, G·K, 2), group-major (the clean group first),
@@ -232,6 +272,11 @@ class PoseurHead(BaseHead):
         preds = self.decode(coords.unsqueeze(1))  # codec: normalised → input pixels, (1, K, 2) each
         for pred, score in zip(preds, to_numpy(scores)):
             pred.keypoint_scores = score[None]  # (1, K)
+        if preds:
+            _check_finite_with_cause(
+                dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
+                     keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
+                type(self).__name__, 'prediction', feats)
         return preds
 
     # ------------------------------------------------------------------ training
@@ -241,8 +286,10 @@ class PoseurHead(BaseHead):
              train_cfg: ConfigType = {}) -> dict:
         """RLE losses of the coarse stage and of every decoder layer (all groups), plus PCK@0.05 of
         the final clean prediction."""
-        # the flows' log-likelihoods in float32, also under fp16 autocast (the official force_fp32)
-        coarse_coords, coarse_sigma, dec_coords, dec_sigma = (t.float() for t in self.forward(feats))
+        outputs = self.forward(feats)  # float32 (see forward)
+        # before the flows: a non-finite output is the head's (or its features'), not the loss's
+        _check_finite_with_cause(dict(zip(_OUTPUT_NAMES, outputs)), type(self).__name__, 'output', feats)
+        coarse_coords, coarse_sigma, dec_coords, dec_sigma = outputs
         labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
         weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
         K = self.num_keypoints
@@ -255,7 +302,9 @@ class PoseurHead(BaseHead):
         groups = dec_coords.shape[2] // K
         labels_g = labels.repeat(1, groups, 1)  # (B, G*K, 2): every group regresses the same target
         weights_g = weights.repeat(1, groups).unsqueeze(-1)  # (B, G*K, 1)
-        with torch.autocast(device_type=labels.device.type, enabled=False):
+        # the losses in float32 with autocast off (the official force_fp32): RLEFlowLoss is such an
+        # island itself; this also holds for a configured loss that is not (e.g. MMPose's RLELoss)
+        with torch.autocast(labels.device.type, enabled=False):
             losses = dict(loss_coarse=self.coarse_loss(coarse_coords, coarse_sigma, labels,
                                                        weights.unsqueeze(-1)))
             for lid in range(dec_coords.shape[1]):
@@ -270,4 +319,5 @@ class PoseurHead(BaseHead):
         else:
             acc = 0.0
         losses['acc_pose'] = torch.tensor(acc, device=labels.device)
+        check_finite(losses, type(self).__name__)
         return losses

@@ -11,6 +11,10 @@ After layer l (the official code's branches; the reference update is not detache
 
 ``coord_l`` is an MLP (``num_reg_fcs`` hidden Linear+ReLU, then Linear → 2), ``coord_out_l`` the same
 shape, ``sigma_l`` ``num_reg_fcs`` Linear layers without activation then Linear → 2 (as the code).
+
+Under autocast the branches run in half precision but their outputs are cast to float32 before the
+update, so reference points, coordinates and σ stay float32 from layer to layer: a coordinate in [0, 1]
+stored in bf16 is off by up to 2^-9, half a pixel at 256 px, and would drift over the iterations.
 """
 from typing import List, Sequence, Tuple
 
@@ -136,15 +140,18 @@ class PoseurQueryDecoder(BaseModule):
         Args: as :meth:`PoseurDecoderLayer.forward`.
 
         Returns:
-            tuple: coordinates (B, num_layers, Q, 2) and σ (B, num_layers, Q, 2), σ in (0, 1).
+            tuple: coordinates (B, num_layers, Q, 2) and σ (B, num_layers, Q, 2), σ in (0, 1), both
+            float32.
         """
         coords, sigmas = [], []
         ref = reference_points
         for lid in range(self.num_layers):
             layer = self.layers[0 if self.share_layers else lid]
             query = layer(query, query_pos, memory, ref, spatial_shapes, num_groups)
-            new_ref = (self.coord_branches[lid](query) + inverse_sigmoid(ref)).sigmoid()  # (B, Q, 2)
-            coords.append(new_ref + self.coord_out_branches[lid](query))
-            sigmas.append(self.sigma_branches[lid](query).sigmoid())
+            # float32 from here (a no-op without autocast): the branch outputs are small offsets/logits
+            delta = self.coord_branches[lid](query).float()  # (B, Q, 2)
+            new_ref = (delta + inverse_sigmoid(ref.float())).sigmoid()  # (B, Q, 2)
+            coords.append(new_ref + self.coord_out_branches[lid](query).float())
+            sigmas.append(self.sigma_branches[lid](query).float().sigmoid())
             ref = new_ref
         return torch.stack(coords, 1), torch.stack(sigmas, 1)  # (B, num_layers, Q, 2) each
