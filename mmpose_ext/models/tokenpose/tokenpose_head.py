@@ -12,10 +12,17 @@ Everything after ``forward`` is MMPose's :class:`~mmpose.models.heads.HeatmapHea
 ``flip_indices``, optional shift, then the codec's ``decode``) are inherited unchanged, so any MMPose heatmap
 codec (``MSRAHeatmap``, ``UDPHeatmap``...) and recipe works. Only plain reshape/permute are used (no
 ``einops``, no in-place slice updates), so ``forward`` exports to ONNX.
+
+Mixed precision: under fp16/bf16 autocast the transformer and the MLP run in half precision and the heatmaps
+leave :meth:`forward` in float32, so the MSE loss, MMPose's accuracy and the codec's sub-pixel decoding see
+float32 (MMPose takes both through numpy, which has no bfloat16). Non-finite loss terms or decoded keypoints
+/scores raise a :class:`~mmpose_ext.models.common.NonFiniteError` naming this head and the cause (non-finite
+features reaching the head, or the head itself).
 """
 import math
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmdet.models.layers import SinePositionalEncoding
 from mmengine.model.weight_init import trunc_normal_
@@ -25,8 +32,33 @@ from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
+from ..common.finite import NonFiniteError, check_finite
 from ..common.keypoint_count import resolve_num_keypoints
 from .transformer import TokenPoseTransformer
+
+
+def _levels(feats) -> list:
+    """The feature maps in ``feats`` (a tuple of levels, or ``[feats, feats_flipped]``), flattened."""
+    if isinstance(feats, Tensor):
+        return [feats]
+    return [level for item in feats for level in _levels(item)]
+
+
+def _check_finite_with_cause(tensors: dict, owner: str, what: str, feats) -> None:
+    """:func:`check_finite`; on failure the message also says whether the features reaching the head
+    were already non-finite (look upstream: images, backbone) or the head made them so."""
+    try:
+        check_finite(tensors, owner, what)
+    except NonFiniteError as err:
+        levels = _levels(feats)
+        bad = [i for i, level in enumerate(levels) if not bool(torch.isfinite(level).all())]
+        if bad:
+            cause = (f'the features reaching the head are already non-finite (maps {bad} of {len(levels)}): '
+                     'look at the input images and the backbone')
+        else:
+            cause = ('the features reaching the head are finite, so the head itself overflowed or diverged '
+                     '(learning rate, fp16 loss scale, a bad checkpoint)')
+        raise NonFiniteError(f'{err} Cause: {cause}.') from None
 
 
 @MODELS.register_module()
@@ -168,13 +200,13 @@ class TokenPoseHead(HeatmapHead):
         tokens = torch.cat([keypoints, visual], dim=1)  # (B, K+N, D)
         pos = self.position_embedding(grid[0], grid[1], tokens)  # (1, K+N, D)
         tokens, weights = self.transformer(tokens, pos, need_weights)  # (B, K+N, D)
-        heatmaps = self.mlp_head(tokens[:, :self.out_channels])  # (B, K, Hh*Wh)
+        heatmaps = self.mlp_head(tokens[:, :self.out_channels]).float()  # (B, K, Hh*Wh), float32 under autocast
         heatmaps = heatmaps.reshape(B, self.out_channels, self.heatmap_size[1], self.heatmap_size[0])  # (B, K, Hh, Wh)
         return heatmaps, weights, grid
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
         """Args: feats: backbone/neck outputs; the last one (B, C, H, W) is used.
-        Returns: heatmaps (B, K, Hh, Wh)."""
+        Returns: heatmaps (B, K, Hh, Wh), float32 (also under autocast)."""
         return self.forward_with_attention(feats, need_weights=False)[0]
 
     def _check_targets(self, batch_data_samples: OptSampleList) -> None:
@@ -188,15 +220,26 @@ class TokenPoseHead(HeatmapHead):
                              f'and heatmap_size against the codec')
 
     def loss(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
-        """MMPose's HeatmapHead loss (``loss_kpt`` + ``acc_pose``) after checking K and the heatmap size."""
+        """MMPose's HeatmapHead loss (``loss_kpt`` + ``acc_pose``) after checking K and the heatmap size; a
+        non-finite term raises :class:`NonFiniteError` before the optimizer step."""
         self._check_targets(batch_data_samples)
-        return super().loss(feats, batch_data_samples, train_cfg)
+        losses = super().loss(feats, batch_data_samples, train_cfg)
+        _check_finite_with_cause(losses, type(self).__name__, 'loss', feats)
+        return losses
 
     def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}) -> Predictions:
-        """MMPose's HeatmapHead predict (flip test, decode) after checking ``flip_indices`` against K."""
+        """MMPose's HeatmapHead predict (flip test, decode) after checking ``flip_indices`` against K; non-finite
+        decoded keypoints or scores raise :class:`NonFiniteError`."""
         if test_cfg.get('flip_test', False):
             flip_indices = batch_data_samples[0].metainfo['flip_indices']
             if len(flip_indices) != self.out_channels:
                 raise ValueError(f'TokenPoseHead.predict: {len(flip_indices)} flip_indices for '
                                  f'{self.out_channels} keypoints')
-        return super().predict(feats, batch_data_samples, test_cfg)
+        out = super().predict(feats, batch_data_samples, test_cfg)
+        preds = out[0] if isinstance(out, tuple) else out  # (preds, heatmaps) with output_heatmaps
+        if preds:
+            _check_finite_with_cause(
+                dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
+                     keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
+                type(self).__name__, 'prediction', feats)
+        return out

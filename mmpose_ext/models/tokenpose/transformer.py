@@ -62,7 +62,8 @@ class TokenAttention(BaseModule):
         qkv = self.qkv(x).reshape(B, N, 3, M, D // M)  # (B, N, 3, M, d): [q | k | v], heads contiguous
         qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B, M, N, d)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = torch.matmul(q, k.transpose(-2, -1)) * self.scale  # (B, M, N, N)
+        # scale q before the product (not the logits after it): the same value, and no fp16 overflow of q·k
+        attn = torch.matmul(q * self.scale, k.transpose(-2, -1))  # (B, M, N, N)
         attn = attn.softmax(dim=-1)
         out = torch.matmul(self.attn_drop(attn), v)  # (B, M, N, d)
         out = out.transpose(1, 2).reshape(B, N, D)  # (B, N, M*d)
