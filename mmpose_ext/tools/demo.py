@@ -49,6 +49,7 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
     from mmengine.config import Config
 
     from mmpose_ext.benchmark import point_at_dataset
+    from mmpose_ext.datasets import checks  # noqa: F401  (registers AnnotationCheckHook)
     from mmpose_ext.schedule import set_epochs
 
     cfg = Config.fromfile(config)
@@ -62,6 +63,8 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
         root = Path(data_root or cfg.train_dataloader.dataset.data_root)
         workers = cfg.train_dataloader.num_workers
         point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)  # one test, after training
+    # annotations are checked before training and each test (mmpose_ext.datasets.checks)
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='AnnotationCheckHook')]
     return cfg
 
 
@@ -109,10 +112,10 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     import mmpose_ext  # noqa: F401  (registers our modules)
     from mmengine.runner import Runner
-    from mmpose.apis import init_model
     from mmpose.registry import VISUALIZERS
 
     from mmpose_ext.benchmark import evaluate_on, real_test_set
+    from mmpose_ext.checkpoint import init_model_strict
     from mmpose_ext.datasets.synthetic import ensure_for_config
     from mmpose_ext.deploy import check_onnx, export_onnx
     from mmpose_ext.evaluation import evaluate_no_skill
@@ -147,7 +150,7 @@ def main(argv=None) -> dict:
     else:
         summary['coco'] = summarise(metrics, 'coco')
 
-    model = init_model(cfg, checkpoint, device='cpu')
+    model = init_model_strict(cfg, checkpoint, device='cpu')  # every key must match: no silent AP 0
     images = [('real', Path(args.image), FIXTURES / 'test_coco.json')]
     if synthetic:  # a held-out generated image, then the real one
         images.insert(0, ('heldout', *first_image_with_people(root, 'val')))
