@@ -8,3 +8,5 @@ optim_wrapper = dict(optimizer=dict(lr=4.1e-4))
 train_cfg = dict(max_epochs=60, val_interval=60)
 param_scheduler = [dict(type='ExponentialLR', gamma=0.97, by_epoch=True, begin=0, end=60)]
 default_hooks = dict(checkpoint=dict(interval=60))
+# Stage 2 uses every parameter of C in every step: no search for unused parameters under DDP.
+find_unused_parameters = False

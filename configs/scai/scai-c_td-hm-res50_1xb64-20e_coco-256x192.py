@@ -14,3 +14,5 @@ load_from = 'work_dirs/scai-pg_td-hm-res50_1xb32-20e_coco-256x192/epoch_20.pth'
 optim_wrapper = dict(optimizer=dict(lr=4.1e-4))
 auto_scale_lr = dict(base_batch_size=64)
 train_dataloader = dict(batch_size=64)
+# Stage 2 uses every parameter of C in every step: no search for unused parameters under DDP.
+find_unused_parameters = False

@@ -16,3 +16,7 @@ train_cfg = dict(max_epochs=100, val_interval=100)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [dict(type='ExponentialLR', gamma=0.97, by_epoch=True, begin=0, end=100)]
 default_hooks = dict(checkpoint=dict(interval=100))
+# Under DDP one of Φ / Γ has no gradient in each (alternating) step: DDP must look for unused parameters and
+# leave their gradients undefined, so that Adam skips them as in single-process training (an exact-zero
+# gradient would let Adam's momentum move them; see SCAIPoseEstimator's docstring).
+find_unused_parameters = True  # MMEngine's switch for the DDP wrapper its Runner builds

@@ -30,3 +30,7 @@ optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [dict(type='ExponentialLR', gamma=0.97, by_epoch=True, begin=0, end=20)]
 auto_scale_lr = dict(base_batch_size=32)
 train_dataloader = dict(batch_size=32)
+# Under DDP one of Φ / Γ has no gradient in each (alternating) step: DDP must look for unused parameters and
+# leave their gradients undefined, so that Adam skips them as in single-process training (an exact-zero
+# gradient would let Adam's momentum move them; see SCAIPoseEstimator's docstring).
+find_unused_parameters = True  # MMEngine's switch for the DDP wrapper its Runner builds

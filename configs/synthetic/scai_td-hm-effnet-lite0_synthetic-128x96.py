@@ -17,6 +17,11 @@ model = dict(
     test_cfg=dict(adapt=dict(enable=False, steps=20, lr=0.013, decay=0.96)))
 
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=1e-3))  # the paper's (Φ, Γ); C: 4.1e-4
+# Under DDP, stage 1 leaves one of Φ / Γ without gradient in each (alternating) step: DDP must look for unused
+# parameters and leave their gradients undefined, so that Adam skips them as in single-process training (an
+# exact-zero gradient would let Adam's momentum move them; see SCAIPoseEstimator's docstring). Stage 2 uses
+# every parameter of C; the search then only costs one pass over the autograd graph per step.
+find_unused_parameters = True  # MMEngine's switch for the DDP wrapper its Runner builds
 
 benchmark = dict(
     wraps='td-hm_effnet-lite0_synthetic-128x96',

@@ -52,3 +52,13 @@ def fixture_batch(root, dataset_type: str, ann: str, test_mode: bool = False):
         dataset = DATASETS.build(dict(type=dataset_type, data_root=str(root), ann_file=ann,
                                       data_prefix=dict(img=''), pipeline=pipeline, test_mode=test_mode))
         return pseudo_collate([dataset[i] for i in range(len(dataset))])
+
+
+def small_nets(num_layers: int = 3, norm_cfg=None) -> dict:
+    """Φ, Γ and C of 3 layers of width 16 without BatchNorm by default: fast, and with no statistics across
+    the batch, so that 2 processes × 2 instances compute what 1 process × 4 instances does."""
+    return dict(phi=dict(type='SCAIPredictionNet', width=16, feat_proj_channels=8, num_layers=num_layers,
+                         norm_cfg=norm_cfg),
+                gamma=dict(type='SCAIFeedbackNet', width=16, feat_proj_channels=8, num_layers=num_layers,
+                           norm_cfg=norm_cfg),
+                correction=dict(type='SCAICorrectionNet', width=16, num_layers=num_layers, norm_cfg=norm_cfg))
