@@ -13,6 +13,7 @@ and averaged over all B·M maps (as ``KeypointMSELoss`` averages over B·K).
 """
 from typing import Dict, Optional
 
+import torch
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
@@ -29,11 +30,13 @@ def heatmap_error(pred: Tensor, target: Tensor, norm: str = 'mse') -> Tensor:
         norm (str): ``'mse'`` → mean of squared differences; ``'l2'`` → Euclidean norm of the difference.
 
     Returns:
-        Tensor: (B, M)
+        Tensor: (B, M), float32 at least: the difference is taken in float32 (under bf16 autocast a bf16 error
+        would round away the small differences that training and the adaptation's comparisons rely on).
     """
     if pred.shape != target.shape:
         raise ValueError(f'heatmap_error: shapes differ, {tuple(pred.shape)} vs {tuple(target.shape)}')
-    diff = (pred - target).flatten(2)  # (B, M, h*w)
+    dtype = torch.promote_types(torch.promote_types(pred.dtype, target.dtype), torch.float32)
+    diff = (pred.to(dtype) - target.to(dtype)).flatten(2)  # (B, M, h*w)
     if norm == 'mse':
         return diff.pow(2).mean(-1)
     if norm == 'l2':

@@ -12,12 +12,30 @@ For each kinematic chain A → B → C → D (see :mod:`.chains`):
 
 and the distal keypoint's heatmap is replaced by H̃_D before decoding. Training runs through MMPose's
 runner in two stages picked by ``train_cfg.stage``: ``'phi_gamma'`` trains Φ and Γ (alternating steps by
-default), ``'correction'`` trains C with ``L_C`` (Φ, Γ frozen). At test time C can be adapted per batch
-(:mod:`.adaptation`), switched by ``test_cfg.adapt.enable``.
+default), ``'correction'`` trains C with ``L_C`` (Φ, Γ frozen). At test time C can be adapted to each
+instance (:mod:`.adaptation`), switched by ``test_cfg.adapt.enable``.
+
+Distributed training: with alternating steps (stage 1's default) one of Φ / Γ takes no part in each
+step's loss, so the stage-1 configs set ``find_unused_parameters = True`` (MMEngine's Runner hands it to
+MMDistributedDataParallel). Giving the idle network an exact-zero gradient instead (``0 * Σ params`` in the
+loss) would satisfy DDP without that flag but change what is learnt: Adam moves a parameter whose gradient is
+zero by its momentum (``lr · m̂ / (√v̂ + ε)``) and counts the step in its bias correction, while a parameter
+without gradient is skipped (measured on the tiny test model: after 3 alternating steps at lr 1e-3, Φ's
+weights differ by up to 2e-3). With ``find_unused_parameters``, DDP leaves the gradient of a parameter unused
+on every rank undefined, so the optimizer skips it exactly as in single-process training. The frozen parts
+(the wrapped model, and C or Φ, Γ depending on the stage) have ``requires_grad=False`` and are not in DDP's
+reducer at all; stage 2 uses every parameter of C in every step.
+
+Bad input: :func:`~mmpose_ext.models.common.check_finite` stops a training step at a NaN / Inf in the frozen
+model's heatmaps or features or in the targets (before Φ, Γ, C run, so that nothing changes, BatchNorm
+statistics included) and at a non-finite loss (before the optimizer update), and a prediction at non-finite
+keypoints, scores or errors; each message names the term and the training iteration. Heatmap errors are taken
+in float32 and heatmaps are decoded in float32, so bf16 autocast trains, predicts and adapts.
 """
 import copy
 from typing import Dict, Optional, Tuple, Union
 
+import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
@@ -32,6 +50,7 @@ from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
 
+from ..common import check_finite
 from .adaptation import adapt_correction
 from .chains import KinematicChains
 from .losses import heatmap_error
@@ -40,6 +59,11 @@ STAGES = ('phi_gamma', 'correction')
 FEATURE_SOURCES = ('head', 'backbone', 'none')
 GAMMA_DISTAL_INPUTS = ('phi', 'gt', 'base')
 DEFAULT_ADAPT = dict(enable=False, steps=20, lr=0.013, decay=0.96, optimizer='adam')
+INPUT_HINT = ('frozen_model_*: the input images or the wrapped model\'s weights hold NaN/Inf; target_heatmaps: '
+              'the annotations. The step is stopped before Φ, Γ and C run (their BatchNorm statistics are untouched).')
+LOSS_HINT = 'Φ, Γ or C diverged (their inputs were finite): lower the learning rate.'
+PREDICTION_HINT = ('With non-finite frozen_model_heatmaps, the input images or the wrapped model\'s weights hold '
+                   'NaN/Inf; otherwise Φ, Γ or C (or its test-time adaptation) diverged.')
 
 
 def interleave(num_chains: int, *parts: Tensor) -> Tensor:
@@ -93,10 +117,12 @@ class SCAIPoseEstimator(BaseModel):
         heatmap_loss (dict): Loss of Φ and Γ.
         correction_loss (dict): ``L_C`` of C.
         train_cfg (dict): ``stage`` (``'phi_gamma'`` | ``'correction'``), ``alternate`` (Φ and Γ on
-            alternating iterations; default True) and ``gamma_distal_input`` (what Γ sees as H_D while it
-            trains: ``'phi'`` Φ's detached output (default; what Γ sees at test time), ``'gt'``, ``'base'``).
+            alternating iterations; default True; under DDP it needs ``find_unused_parameters=True``, see the
+            module docstring) and ``gamma_distal_input`` (what Γ sees as H_D while it trains: ``'phi'`` Φ's
+            detached output (default; what Γ sees at test time), ``'gt'``, ``'base'``).
         test_cfg (dict): The wrapped model's ``test_cfg`` (flip test …) updated with this one; ``adapt``
-            (dict): test-time adaptation ``enable``, ``steps``, ``lr``, ``decay``, ``optimizer``.
+            (dict): test-time adaptation ``enable``, ``steps``, ``lr``, ``decay``, ``optimizer``; each instance
+            adapts its own copy of C (:func:`~.adaptation.adapt_correction`).
         data_preprocessor (dict, optional): Defaults to the wrapped model's.
         metainfo (dict, optional): Overrides the data samples' metainfo at prediction (as MMPose).
         init_cfg: Unused by this class (Φ, Γ, C take their own).
@@ -265,7 +291,8 @@ class SCAIPoseEstimator(BaseModel):
 
     def correct(self, nodes: Tensor, f: Optional[Tensor], adapt: bool = False
                 ) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """Φ → Γ → C (→ test-time adaptation) on the frozen model's node heatmaps.
+        """Φ → Γ → C (→ test-time adaptation, each instance its own copy of C) on the frozen model's node
+        heatmaps.
 
         Returns:
             tuple: H̃_D (B, M, h, w) and a dict with Ĥ_D (``'uncorrected'``), the self-referential error
@@ -280,8 +307,11 @@ class SCAIPoseEstimator(BaseModel):
         info = dict(uncorrected=d_hat, error_uncorrected=heatmap_error(fb_hat, root, norm))
         if adapt:
             cfg = {k: v for k, v in self.test_cfg['adapt'].items() if k != 'enable'}
-            d_tilde, errs = adapt_correction(self.correction, c_in, d_hat,
-                                             lambda d: self.feedback(nodes, d, f), root, norm=norm, **cfg)
+
+            def feedback_of(d: Tensor, i: int) -> Tensor:  # instance i's Γ: (1, M, h, w) → (1, M, h, w)
+                return self.feedback(nodes[i:i + 1], d, None if f is None else f[i:i + 1])
+
+            d_tilde, errs = adapt_correction(self.correction, c_in, d_hat, feedback_of, root, norm=norm, **cfg)
             info.update(error=errs['error'], error_trained=errs['error_trained'], adapt_step=errs['step'])
         else:
             d_tilde = d_hat + self.correction(c_in)
@@ -296,7 +326,7 @@ class SCAIPoseEstimator(BaseModel):
         for m, k in enumerate(self.chains.distal):
             source[k] = self.num_keypoints + m
         index = torch.tensor(source, device=heatmaps.device)
-        return torch.cat([heatmaps, distal], dim=1).index_select(1, index)  # (B, K, h, w)
+        return torch.cat([heatmaps, distal.to(heatmaps.dtype)], dim=1).index_select(1, index)  # (B, K, h, w)
 
     # ------------------------------------------------------------------------------- MMEngine API
     def forward(self, inputs: Tensor, data_samples: Optional[SampleList] = None, mode: str = 'tensor'):
@@ -336,14 +366,21 @@ class SCAIPoseEstimator(BaseModel):
         if gt.shape[-2:] != heatmaps.shape[-2:]:
             raise ValueError(f'SCAIPoseEstimator: target heatmaps {tuple(gt.shape[-2:])} differ from the '
                              f'model\'s {tuple(heatmaps.shape[-2:])}')
+        # inputs first: a NaN image must not reach Φ / Γ / C, whose training-mode BatchNorm would take it into its
+        # running statistics before the loss check below could stop the step
+        check_finite(dict(frozen_model_heatmaps=heatmaps, frozen_model_features=f, target_heatmaps=gt),
+                     type(self).__name__, what='input', hint=INPUT_HINT)
         nodes = self.chains.node_heatmaps(heatmaps)  # (B, K+V, h, w)
         gt_nodes = self.chains.node_heatmaps(gt)
         w_nodes = self.chains.node_weights(weights)  # (B, K+V)
         gt_root, gt_distal = self.chains.gather(gt_nodes, 'A'), self.chains.gather(gt_nodes, 'D')
         w_root, w_distal = self.chains.gather(w_nodes, 'A'), self.chains.gather(w_nodes, 'D')
         if self.train_cfg['stage'] == 'phi_gamma':
-            return self._loss_phi_gamma(nodes, f, gt_root, gt_distal, w_root, w_distal)
-        return self._loss_correction(nodes, f, gt_root, gt_distal, w_root, w_distal)
+            losses = self._loss_phi_gamma(nodes, f, gt_root, gt_distal, w_root, w_distal)
+        else:
+            losses = self._loss_correction(nodes, f, gt_root, gt_distal, w_root, w_distal)
+        check_finite(losses, type(self).__name__, hint=LOSS_HINT)
+        return losses
 
     def _loss_phi_gamma(self, nodes, f, gt_root, gt_distal, w_root, w_distal) -> Dict[str, Tensor]:
         alternate = self.train_cfg['alternate']
@@ -383,17 +420,39 @@ class SCAIPoseEstimator(BaseModel):
 
         Besides MMPose's fields, ``pred_instances`` holds per chain the self-referential error of the kept
         correction (``scai_error``, (1, M)) and of Φ's uncorrected output (``scai_error_uncorrected``).
+
+        With test-time adaptation on, the instances go through the frozen model, Φ, Γ and C one at a time (a
+        test batch of one each): the adaptation amplifies rounding differences to visible ones (see
+        :mod:`.adaptation`), and a convolution over one instance rounds differently from the same instance in
+        a batch, so this is what keeps an instance's keypoints independent of its batch-mates. It costs B
+        forward passes of the frozen model instead of one, little next to the adaptation's 20 steps.
         """
-        heatmaps, f = self.base_heatmaps_flip(inputs, data_samples)
-        adapt = bool(self.test_cfg['adapt']['enable'])
-        with torch.no_grad():
-            distal, info = self.correct(self.chains.node_heatmaps(heatmaps), f, adapt=adapt)
-        heatmaps = self.replace_distal(heatmaps, distal)
+        if self.test_cfg['adapt']['enable']:
+            parts = [self._corrected_heatmaps(inputs[i:i + 1], data_samples[i:i + 1], adapt=True)
+                     for i in range(inputs.shape[0])]
+            frozen, heatmaps = (torch.cat([p[k] for p in parts]) for k in range(2))
+            info = {k: torch.cat([p[2][k] for p in parts]) for k in ('error', 'error_uncorrected')}
+        else:
+            frozen, heatmaps, info = self._corrected_heatmaps(inputs, data_samples, adapt=False)
         preds = self.base.head.decode(heatmaps)
+        check_finite(dict(keypoints=torch.from_numpy(np.stack([p.keypoints for p in preds])),
+                          keypoint_scores=torch.from_numpy(np.stack([p.keypoint_scores for p in preds])),
+                          scai_error=info['error'], frozen_model_heatmaps=frozen),
+                     type(self).__name__, what='prediction', hint=PREDICTION_HINT)
         for i, pred in enumerate(preds):
-            pred.scai_error = info['error'][i:i + 1].cpu().numpy()
-            pred.scai_error_uncorrected = info['error_uncorrected'][i:i + 1].cpu().numpy()
+            pred.scai_error = info['error'][i:i + 1].float().cpu().numpy()
+            pred.scai_error_uncorrected = info['error_uncorrected'][i:i + 1].float().cpu().numpy()
         fields = None
         if self.test_cfg.get('output_heatmaps', False):
             fields = [PixelData(heatmaps=hm) for hm in heatmaps.detach()]
         return self.base.add_pred_to_datasample(preds, fields, data_samples)
+
+    def _corrected_heatmaps(self, inputs: Tensor, data_samples: SampleList, adapt: bool
+                            ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+        """The frozen model's heatmaps (flip test as configured), the corrected ones (both (B, K, h, w),
+        float32: MMPose decodes with numpy, which has no bfloat16) and :meth:`correct`'s dict."""
+        heatmaps, f = self.base_heatmaps_flip(inputs, data_samples)
+        with torch.no_grad():
+            distal, info = self.correct(self.chains.node_heatmaps(heatmaps), f, adapt=adapt)
+        heatmaps = heatmaps.float()
+        return heatmaps, self.replace_distal(heatmaps, distal.float()), info
