@@ -3,7 +3,7 @@
 Importing this package registers every module into MMPose's registries and allow-lists, for
 ``torch.load(weights_only=True)``, exactly the globals MMEngine's checkpoints hold (see ``checkpoint``).
 """
-from . import checkpoint, codecs, models, visualization  # noqa: F401  (registration happens on import)
+from . import checkpoint, codecs, datasets, models, visualization  # noqa: F401  (registration happens on import)
 from . import evaluation  # noqa: F401  (registers BoxNormalizedPoseMetric and MeanPoseBaseline)
 from .version import __version__
 

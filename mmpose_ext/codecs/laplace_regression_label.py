@@ -16,6 +16,7 @@ import torch
 from mmpose.codecs import RegressionLabel
 from mmpose.registry import KEYPOINT_CODECS
 
+from ..models.common.finite import check_finite
 from ..models.common.laplace_scorer import LaplaceIntegralScorer
 
 
@@ -47,6 +48,11 @@ class LaplaceRegressionLabel(RegressionLabel):
         if encoded.shape[-1] != 4:
             raise ValueError('LaplaceRegressionLabel needs σ: expected (N, K, 4) = [x, y, σx, σy], got '
                              f'{encoded.shape}. Use RegressionLabel for heads without σ.')
+        # MMPose's RLEHead hands its output here unchecked: a NaN input would score AP 0 without a word
+        check_finite({'coordinates': torch.from_numpy(np.ascontiguousarray(encoded[..., :2])),
+                      'sigma': torch.from_numpy(np.ascontiguousarray(encoded[..., 2:4]))},
+                     'LaplaceRegressionLabel.decode', what='prediction',
+                     hint='The head that produced it (e.g. RLEHead) output NaN/Inf: check the input images.')
         keypoints, _ = super().decode(encoded[..., :2])
         sigma = torch.from_numpy(np.ascontiguousarray(encoded[..., 2:4], dtype=np.float32))
         scores = self.scorer(sigma).numpy()  # (N, K)

@@ -13,7 +13,7 @@ Measured through MMEngine's runner with every head of ``tests/zoo.py`` (tests/te
 
 :class:`AnnotationCheckHook` reads the annotation file once per dataset (``before_train`` / ``before_val`` /
 ``before_test``; the dataset has dropped its own copy by then) and raises :class:`AnnotationError` for the
-first two, and logs one warning with counts and examples for the others. Datasets read from a detection
+first two (and when the model's head predicts another K than the dataset has), and logs one warning with counts and examples for the others. Datasets read from a detection
 file (``bbox_file``) carry no keypoints and are not checked.
 """
 import json
@@ -126,13 +126,26 @@ def _leaves(dataset) -> list:
     return [dataset]
 
 
+def model_num_keypoints(model) -> Optional[int]:
+    """K that ``model`` predicts, read from its head (ours and MMPose's coordinate heads: ``num_keypoints``;
+    MMPose's regression heads: ``num_joints``; heatmap / SimCC heads: ``out_channels``), through DDP's
+    ``module`` and SCAI's ``base``; None when the model does not say."""
+    model = getattr(model, 'module', model)
+    head = getattr(model, 'head', None) or getattr(getattr(model, 'base', None), 'head', None)
+    for name in ('num_keypoints', 'num_joints', 'out_channels'):
+        value = getattr(head, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
 @HOOKS.register_module()
 class AnnotationCheckHook(Hook):
     """Run :func:`check_annotations` on each dataset the runner trains, validates or tests on, once.
 
     Use it from a config (the module must be imported)::
 
-        custom_imports = dict(imports=['mmpose_ext', 'mmpose_ext.datasets.checks'], allow_failed_imports=False)
+        custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
         custom_hooks = [dict(type='AnnotationCheckHook')]
     """
     priority = 'VERY_HIGH'  # before anything spends time on the data
@@ -140,10 +153,18 @@ class AnnotationCheckHook(Hook):
     def __init__(self) -> None:
         self._checked = set()
 
-    def _check(self, dataloader) -> None:
+    def _check(self, dataloader, model=None) -> None:
+        model_k = model_num_keypoints(model) if model is not None else None
         for dataset in _leaves(getattr(dataloader, 'dataset', None)):
             ann_file: Optional[str] = getattr(dataset, 'ann_file', None)
             metainfo = getattr(dataset, 'metainfo', None) or {}
+            data_k = metainfo.get('num_keypoints')
+            if model_k is not None and data_k is not None and int(data_k) != model_k:
+                # without this, MMPose's heads stop in a shape error or a bare AssertionError in their flip test
+                raise AnnotationError(
+                    f'the model predicts {model_k} keypoints but the dataset {type(dataset).__name__} '
+                    f'({metainfo.get("dataset_name", "?")}, {ann_file}) has {data_k}: configure the head for '
+                    f'{data_k} keypoints or use the dataset the model was trained for')
             if (not ann_file or getattr(dataset, 'bbox_file', None) or 'num_keypoints' not in metainfo
                     or not Path(ann_file).is_file() or ann_file in self._checked):
                 continue
@@ -155,10 +176,10 @@ class AnnotationCheckHook(Hook):
                               logger='current', level=logging.WARNING)
 
     def before_train(self, runner) -> None:
-        self._check(runner.train_dataloader)
+        self._check(runner.train_dataloader, runner.model)
 
     def before_val(self, runner) -> None:
-        self._check(runner.val_dataloader)
+        self._check(runner.val_dataloader, runner.model)
 
     def before_test(self, runner) -> None:
-        self._check(runner.test_dataloader)
+        self._check(runner.test_dataloader, runner.model)

@@ -40,3 +40,13 @@ def test_scores_by_hand():
 def test_needs_sigma():
     with pytest.raises(ValueError, match='needs σ'):
         _codec().decode(np.zeros((1, 17, 2), dtype=np.float32))
+
+
+def test_decode_of_a_nan_prediction_is_an_error_naming_the_codec():
+    """MMPose's RLEHead hands its output to the codec unchecked: NaN must not become AP 0 silently."""
+    from mmpose_ext.models.common import NonFiniteError
+    codec = _codec()
+    encoded = np.full((1, 17, 4), 0.5, dtype=np.float32)
+    encoded[0, 3, 1] = np.nan
+    with pytest.raises(NonFiniteError, match=r'LaplaceRegressionLabel.decode.*coordinates \(1 NaN'):
+        codec.decode(encoded)
