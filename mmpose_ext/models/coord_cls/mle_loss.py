@@ -12,8 +12,9 @@ It may be negative (P > 1 when σ is small): that is expected.
 MMPose splits this over ``RTMOHead``/``DCC.generate_target_heatmap`` and ``MLECCLoss``; here it takes
 the logits, bin coordinates, σ, targets, weights and areas directly, so any coordinate-classification
 head can use it. NaN safety: σ ≥ ``sigma_min``, √area ≥ 1 (as MMPose), zero-weight keypoints never touch
-the graph with their targets (which may be NaN/inf), non-finite predictions raise instead of being
-zeroed silently (MMPose sets NaN losses to 0, which still leaves NaN gradients).
+the graph with their targets (which may be NaN/inf), non-finite predictions raise
+(:class:`~mmpose_ext.models.common.NonFiniteError`) instead of being zeroed silently (MMPose sets NaN losses
+to 0, which still leaves NaN gradients). Under autocast it computes in float32 (softmax, exp, log).
 """
 from typing import Optional
 
@@ -21,7 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from .dcc import bin_softmax
+from ..common.finite import check_finite
+from .dcc import at_least_fp32, bin_softmax, fp32_region
 
 
 @MODELS.register_module()
@@ -81,7 +83,10 @@ class CoordMLELoss(nn.Module):
             areas (Tensor, optional): (N,) instance areas; ``None``: 1 (unnormalised errors).
 
         Returns:
-            Tensor: scalar loss (0 with a graph when N = 0 or every weight is 0).
+            Tensor: scalar loss (0 with a graph when N = 0 or every weight is 0), at least float32.
+
+        Raises:
+            NonFiniteError: if the logits or σ hold NaN or Inf.
         """
         N, K, _ = x_logits.shape
         if y_logits.shape[:2] != (N, K) or sigma.shape != (N, K) or targets.shape != (N, K, 2):
@@ -90,13 +95,20 @@ class CoordMLELoss(nn.Module):
                              f'{tuple(sigma.shape)}, targets {tuple(targets.shape)}')
         if weights is None:
             weights = targets.new_ones(N, K)
-        weights = weights.reshape(N, K).to(x_logits.dtype)
+        weights = weights.reshape(N, K)
         if N == 0:
-            return x_logits.sum() * 0.0
-        for name, t in (('x_logits', x_logits), ('y_logits', y_logits), ('sigma', sigma)):
-            if not torch.isfinite(t).all():
-                raise ValueError(f'CoordMLELoss: {name} has non-finite values')
+            return at_least_fp32(x_logits).sum() * 0.0
+        check_finite(dict(x_logits=x_logits, y_logits=y_logits, sigma=sigma), type(self).__name__, what='input',
+                     hint='They come from the head: diverged weights or non-finite features reaching it.')
+        with fp32_region(x_logits.device):
+            return self._loss(*(None if t is None else at_least_fp32(t) for t in (
+                x_logits, y_logits, x_bins, y_bins, sigma, targets, weights, areas)))
 
+    def _loss(self, x_logits: Tensor, y_logits: Tensor, x_bins: Tensor, y_bins: Tensor, sigma: Tensor,
+              targets: Tensor, weights: Tensor, areas: Optional[Tensor]) -> Tensor:
+        """:meth:`forward` on (at least) float32 inputs with autocast off, N > 0, finite logits and σ."""
+        N = x_logits.size(0)
+        weights = weights.to(x_logits.dtype)  # (N, K)
         valid = weights > 0  # (N, K)
         # zero-weight keypoints may carry any target (NaN, inf): replace before they enter the graph
         targets = torch.where(valid.unsqueeze(-1), targets, torch.zeros_like(targets))
