@@ -14,6 +14,11 @@ Targets: with ``CoordMLELoss`` the head reads ``keypoint_labels`` in [0, 1] of `
 ``RegressionLabel`` codec) and normalises errors by the input area; with MMPose's ``KLDiscretLoss`` it
 reads SimCC labels (``SimCCLabel`` codec with ``simcc_split_ratio`` equal to this head's), since the static
 bins sit at SimCC's ``i / split_ratio``. σ is trained only by ``CoordMLELoss``.
+
+Under autocast (AMP) the conv and the DCC's keypoint-feature layers run in the autocast dtype; logits,
+keypoints, σ, the loss and the scores are float32 (see ``dcc.py``). A non-finite output, loss term or
+prediction raises :class:`~mmpose_ext.models.common.NonFiniteError` naming this head (before the optimizer
+update in training). Any batch size works, one included.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -28,6 +33,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, InstanceList, OptConfigType, OptSampleList
 from ..common.keypoint_count import resolve_num_keypoints
+from ._finite import check_head
 from .dcc import DEFAULT_GAU
 from .mle_loss import CoordMLELoss
 
@@ -139,13 +145,17 @@ class SineCoordClsHead(BaseHead):
             _, _, kpts, sigma = self.forward(feats)
         scores = self._scores(sigma)
         kpts = kpts * kpts.new_tensor(self.input_size)  # (B, K, 2) input-image pixels
+        check_head(dict(keypoints=kpts, keypoint_scores=scores), type(self).__name__, 'prediction', feats)
         kpts, scores = to_numpy(kpts), to_numpy(scores)
         return [InstanceData(keypoints=kpts[i:i + 1], keypoint_scores=scores[i:i + 1])
                 for i in range(kpts.shape[0])]
 
     def loss(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
         """Loss (``CoordMLELoss`` on coordinates or ``KLDiscretLoss`` on SimCC labels) and PCK accuracy."""
+        owner = type(self).__name__
         x_logits, y_logits, kpts, sigma = self.forward(feats)
+        check_head(dict(x_logits=x_logits, y_logits=y_logits, keypoints=kpts, sigma=sigma), owner, 'output',
+                   feats, hint='The step is stopped before the loss and the optimizer update.')
         kpts = kpts * kpts.new_tensor(self.input_size)  # (B, K, 2) input-image pixels
         labels = [d.gt_instance_labels for d in batch_data_samples]
         weights = torch.cat([lab.keypoint_weights for lab in labels]).to(kpts)  # (B, K)
@@ -172,4 +182,6 @@ class SineCoordClsHead(BaseHead):
             loss = self.loss_module((x_logits, y_logits), (gt_x, gt_y), weights)
             _, acc, _ = simcc_pck_accuracy((to_numpy(x_logits), to_numpy(y_logits)),
                                            (to_numpy(gt_x), to_numpy(gt_y)), self.simcc_split_ratio, mask)
-        return dict(loss_kpt=loss, acc_pose=torch.tensor(acc, device=kpts.device))
+        losses = dict(loss_kpt=loss, acc_pose=torch.tensor(acc, device=kpts.device))
+        check_head(losses, owner, 'loss', feats)
+        return losses
