@@ -16,6 +16,12 @@ loads as is (same parameter names). MMPose's ``RTMOModeSwitchHook`` keys (``prox
 (a fixed top-k, no score threshold and no NMS inside the graph: apply both to its outputs), their boxes,
 scores, DCC keypoints and keypoint scores. ``predict`` is MMPose's RTMO decoding (score threshold,
 ``nms_pre`` top-k, box NMS, DCC on the kept points). RTMO has no flip test; neither has this head.
+
+Under autocast (AMP) the head module's convs and the DCC's keypoint-feature layers run in the autocast
+dtype; their outputs are taken to float32 before box/keypoint decoding, SimOTA assignment, the losses and
+the DCC's code product (in bfloat16 a 160 px coordinate is rounded by up to 0.5 px). A non-finite head
+output or loss term raises :class:`~mmpose_ext.models.common.NonFiniteError` naming this head before the
+assignment (in training: before the optimizer update), and so does a non-finite prediction.
 """
 import copy
 from typing import Dict, List, Optional, Tuple
@@ -30,6 +36,8 @@ from mmpose.models.heads.hybrid_heads.rtmo_head import RTMOHead
 from mmpose.models.utils import filter_scores_and_topk
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, Features, OptSampleList, Predictions
+from ._finite import check_head
+from .dcc import at_least_fp32
 
 
 @MODELS.register_module()
@@ -77,10 +85,12 @@ class RTMOSineCCHead(RTMOHead):
 
     # ------------------------------------------------------------------ shared pieces
     def _priors(self, cls_scores: List[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Grid points (P, 2) and their strides (P,) for the feature-map sizes of ``cls_scores``."""
+        """Grid points (P, 2) and their strides (P,) for the feature-map sizes of ``cls_scores`` (at least
+        float32)."""
         featmap_sizes = [s.shape[2:] for s in cls_scores]
-        mlvl = self.prior_generator.grid_priors(featmap_sizes, dtype=cls_scores[0].dtype,
-                                                device=cls_scores[0].device, with_stride=True)
+        dtype = torch.promote_types(cls_scores[0].dtype, torch.float32)
+        mlvl = self.prior_generator.grid_priors(featmap_sizes, dtype=dtype, device=cls_scores[0].device,
+                                                with_stride=True)
         priors = torch.cat(mlvl)  # (P, 4): x, y, stride_x, stride_y
         return priors[:, :2], priors[:, 2]
 
@@ -93,11 +103,15 @@ class RTMOSineCCHead(RTMOHead):
         """
         cls_scores, bbox_preds, _, kpt_vis, pose_vecs = self.head_module(feats)
         priors, strides = self._priors(cls_scores)
+
+        def flat(t: List[Tensor]) -> Tensor:  # levels of (B, X, H, W) → (B, P, X), at least float32
+            return at_least_fp32(self._flatten_predictions(t))
+
         return dict(
-            scores=self._flatten_predictions(cls_scores).sigmoid(),  # (B, P, num_classes)
-            bboxes=self.decode_bbox(self._flatten_predictions(bbox_preds), priors, strides),  # (B, P, 4)
-            kpt_vis=self._flatten_predictions(kpt_vis).sigmoid(),  # (B, P, K)
-            pose_vecs=self._flatten_predictions(pose_vecs),  # (B, P, C)
+            scores=flat(cls_scores).sigmoid(),  # (B, P, num_classes)
+            bboxes=self.decode_bbox(flat(bbox_preds), priors, strides),  # (B, P, 4)
+            kpt_vis=flat(kpt_vis).sigmoid(),  # (B, P, K)
+            pose_vecs=flat(pose_vecs),  # (B, P, C)
             priors=priors, strides=strides)
 
     # ------------------------------------------------------------------ inference graph
@@ -141,19 +155,25 @@ class RTMOSineCCHead(RTMOHead):
             if kpts is not None and kpts.dim() == 3 and kpts.size(1) != self.num_keypoints:
                 raise ValueError(f'RTMOSineCCHead: built for {self.num_keypoints} keypoints, the data has '
                                  f'{kpts.size(1)} (set num_keypoints from the dataset metainfo)')
+        owner = type(self).__name__
         cls_scores, bbox_preds, kpt_offsets, kpt_vis, pose_vecs = self.head_module(feats)
+        # decoding, assignment and losses in (at least) float32 under autocast
+        flatten_cls_scores = at_least_fp32(self._flatten_predictions(cls_scores))  # (B, P, num_classes)
+        flatten_bbox_preds = at_least_fp32(self._flatten_predictions(bbox_preds))  # (B, P, 4)
+        flatten_kpt_offsets = at_least_fp32(self._flatten_predictions(kpt_offsets))  # (B, P, K*2)
+        flatten_kpt_vis = at_least_fp32(self._flatten_predictions(kpt_vis))  # (B, P, K)
+        flatten_pose_vecs = at_least_fp32(self._flatten_predictions(pose_vecs))  # (B, P, C)
+        # a NaN would otherwise reach SimOTA's cost matrix (an obscure error there) or the losses
+        check_head(dict(cls_scores=flatten_cls_scores, bbox_preds=flatten_bbox_preds,
+                        kpt_offsets=flatten_kpt_offsets, kpt_vis=flatten_kpt_vis, pose_vecs=flatten_pose_vecs),
+                   owner, 'output', feats, hint='The step is stopped before the assignment, the losses and the '
+                   'optimizer update.')
         featmap_sizes = [s.shape[2:] for s in cls_scores]
         flatten_priors = torch.cat(self.prior_generator.grid_priors(
-            featmap_sizes, dtype=cls_scores[0].dtype, device=cls_scores[0].device,
+            featmap_sizes, dtype=flatten_cls_scores.dtype, device=cls_scores[0].device,
             with_stride=True))  # (P, 4)
-
-        flatten_cls_scores = self._flatten_predictions(cls_scores)  # (B, P, num_classes)
-        flatten_bbox_preds = self._flatten_predictions(bbox_preds)  # (B, P, 4)
         # RTMO has no objectness branch: a constant logit 1e4 (sigmoid = 1), as MMPose
         flatten_objectness = torch.ones_like(flatten_cls_scores).detach().narrow(-1, 0, 1) * 1e4
-        flatten_kpt_offsets = self._flatten_predictions(kpt_offsets)  # (B, P, K*2)
-        flatten_kpt_vis = self._flatten_predictions(kpt_vis)  # (B, P, K)
-        flatten_pose_vecs = self._flatten_predictions(pose_vecs)  # (B, P, C)
         flatten_bbox_decoded = self.decode_bbox(flatten_bbox_preds, flatten_priors[..., :2],
                                                 flatten_priors[..., -1])
         flatten_kpt_decoded = self.decode_kpt_reg(flatten_kpt_offsets, flatten_priors[..., :2],
@@ -211,6 +231,7 @@ class RTMOSineCCHead(RTMOHead):
             obj_targets[pos_masks] = cls_targets.to(obj_targets)
 
         losses['loss_cls'] = self.loss_cls(cls_preds_all, obj_targets, obj_weights) / num_total_samples
+        check_head(losses, owner, 'loss', feats)
         losses.update(extra_info)
         return losses
 
@@ -224,8 +245,11 @@ class RTMOSineCCHead(RTMOHead):
             list[InstanceData]: per image, scores, labels, bboxes, bbox_scores, keypoints (n, K, 2),
             keypoint_scores and keypoints_visible (n, K), as NumPy arrays.
         """
+        owner = type(self).__name__
         cfg = copy.deepcopy(test_cfg)
         out = self._flat_outputs(feats)
+        # before the score threshold, which would drop NaN scores silently
+        check_head({k: out[k] for k in ('scores', 'bboxes', 'kpt_vis', 'pose_vecs')}, owner, 'prediction', feats)
         results_list = []
         for i, data_sample in enumerate(batch_data_samples):
             bboxes, kpt_vis, pose_vecs = out['bboxes'][i], out['kpt_vis'][i], out['pose_vecs'][i]
@@ -250,8 +274,9 @@ class RTMOSineCCHead(RTMOHead):
             input_size = data_sample.metainfo['input_size']
             results.bboxes[:, 0::2].clamp_(0, input_size[0])
             results.bboxes[:, 1::2].clamp_(0, input_size[1])
-            results_list.append(results.numpy())
-        return results_list
+            results_list.append(results)
+        check_head(dict(keypoints=torch.cat([r.keypoints for r in results_list])), owner, 'prediction', feats)
+        return [r.numpy() for r in results_list]
 
     def switch_to_deploy(self, test_cfg: Optional[Dict] = None) -> None:
         """Nothing to precompute: ``forward`` is already the exportable path (MMPose's ``RTMOHead``
