@@ -29,7 +29,7 @@ from mmengine.runner.checkpoint import load_checkpoint as mmengine_load_checkpoi
 from mmpose.registry import MODELS
 
 import mmpose_ext.datasets.checks  # noqa: F401  (registers AnnotationCheckHook)
-from mmpose_ext.benchmark import point_at_dataset
+from mmpose_ext.benchmark import ensure_hook, point_at_dataset
 from mmpose_ext.checkpoint import CheckpointError, load_checkpoint_strict
 from mmpose_ext.datasets.checks import AnnotationError
 from mmpose_ext.datasets.synthetic.coco_writer import generate_dataset
@@ -106,7 +106,8 @@ def _runner(root: Path, work_dir: Path, name: str = RUNNER_HEAD, layout: str = '
     cfg = runner_cfg(name, root, work_dir, iters=1, **kwargs)
     if layout != 'coco':
         point_at_dataset(cfg, root, layout, workers=0, batch_size=2)
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type=hook) for hook in hooks]
+    for hook in hooks:
+        ensure_hook(cfg, hook)
     cfg.load_from = load_from
     cfg.experiment_name = f'reliability_{uuid.uuid4().hex[:8]}'
     cfg.visualizer.name = cfg.experiment_name
@@ -434,8 +435,9 @@ def test_keypoint_count_mismatch_stops_training_naming_it(name, zoo, crowd):
 @pytest.mark.parametrize('name', _heads({
     'sinecc': 'mmpose_ext/models/coord_cls/sine_cc_head.py predict(): RuntimeError "The size of tensor a (17) '
               'must match the size of tensor b (14)" in the flip test',
-    'rle-flow': 'MMPose RLEHead.predict: bare AssertionError in mmpose/models/utils/tta.py flip_coordinates '
-                '(needs a K check before the flip)',
+    'rle-flow': 'MMPose RLEHead.predict (not ours): bare AssertionError in mmpose/models/utils/tta.py '
+                'flip_coordinates; through the runner AnnotationCheckHook stops it first, naming both counts '
+                '(test_keypoint_count_mismatch_through_the_runner_is_an_error_naming_both)',
     'scai-pg': 'mmpose_ext/models/scai/scai_estimator.py predict(): bare AssertionError in MMPose\'s '
                'flip_heatmaps (tta.py)',
     'scai-c': 'mmpose_ext/models/scai/scai_estimator.py predict(): bare AssertionError in MMPose\'s '

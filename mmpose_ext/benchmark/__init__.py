@@ -6,9 +6,9 @@
 from .measure import complexity, cpu_latency, input_size_of
 from .report import write_report
 from .run import benchmark_config, evaluate_on, no_skill_row, order_by_dependencies, run_benchmark
-from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget, evaluator, generated_test_set,
-                    point_at_dataset, real_test_set)
+from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget, ensure_hook, evaluator,
+                    generated_test_set, point_at_dataset, real_test_set)
 
 __all__ = ['complexity', 'cpu_latency', 'input_size_of', 'write_report', 'benchmark_config', 'run_benchmark',
            'no_skill_row', 'order_by_dependencies', 'evaluate_on', 'LearningCurveHook', 'TimeBudgetHook',
-           'apply_budget', 'evaluator', 'generated_test_set', 'point_at_dataset', 'real_test_set']
+           'apply_budget', 'ensure_hook', 'evaluator', 'generated_test_set', 'point_at_dataset', 'real_test_set']

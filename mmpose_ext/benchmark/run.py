@@ -29,13 +29,12 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from mmpose_ext.datasets import checks  # noqa: F401  (registers AnnotationCheckHook)
 from mmpose_ext.datasets.synthetic import ensure_dataset
 
 from .measure import complexity, cpu_latency, input_size_of
 from .report import write_report
-from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget, generated_test_set, point_at_dataset,
-                    real_test_set)
+from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget, ensure_hook, generated_test_set,
+                    point_at_dataset, real_test_set)
 
 #: The metrics kept from each test (after the ``prefix/``).
 KEEP = ('AP', 'AP .5', 'AP .75', 'AR', 'PCK@0.1', 'PCK@0.2', 'err/box', 'LR-swap')
@@ -88,7 +87,7 @@ def _train_stages(cfg: Config, plan: dict, work_dir: Path, seed: int, iters: Opt
         apply_budget(stage_cfg, stage_dir, seed, stage_iters, stage_minutes, num_evals=stage_evals)
         stage_cfg.load_from = weights
         if weights:  # the previous stage's weights must fit this stage's model key for key
-            stage_cfg.custom_hooks = list(stage_cfg.get('custom_hooks') or []) + [dict(type='StrictCheckpointHook')]
+            ensure_hook(stage_cfg, 'StrictCheckpointHook')
         stage_cfg.experiment_name = f'{cfg.experiment_name}_stage{i}'
         stage_cfg.visualizer.name = f'benchmark_{stage_cfg.experiment_name}'
         runner = Runner.from_cfg(stage_cfg)
@@ -153,7 +152,7 @@ def benchmark_config(config: str, data_root, real_root: Optional[str], out_dir, 
     point_at_dataset(cfg, data_root, layout, workers, batch_size)
     # every training and test set (--data-root, --real-data may be the user's) is checked once: NaN or
     # another K is an error, what MMPose skips or cannot learn from a warning
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='AnnotationCheckHook')]
+    ensure_hook(cfg, 'AnnotationCheckHook')
     cfg.experiment_name = f'{name}_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}'
     test_sets = _test_sets(cfg, data_root, real_root, layout)
 

@@ -87,6 +87,15 @@ def real_test_set(cfg: Config, root, layout: str = 'coco') -> tuple:
     return loader, evaluator(layout, ann, 'real')
 
 
+def ensure_hook(cfg: Config, hook_type: str, **kwargs) -> Config:
+    """Append ``dict(type=hook_type, **kwargs)`` to ``cfg.custom_hooks`` unless a hook of that type is there."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == hook_type for h in hooks):
+        hooks.append(dict(type=hook_type, **kwargs))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
 def apply_budget(cfg: Config, work_dir, seed: int, iters: Optional[int] = None,
                  minutes: Optional[float] = None, warmup: int = 100, log_interval: int = 20,
                  num_evals: int = 0) -> Config:

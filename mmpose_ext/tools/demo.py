@@ -48,8 +48,7 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
     point every dataset at the generated root (``data_root`` overrides it) and size it."""
     from mmengine.config import Config
 
-    from mmpose_ext.benchmark import point_at_dataset
-    from mmpose_ext.datasets import checks  # noqa: F401  (registers AnnotationCheckHook)
+    from mmpose_ext.benchmark import ensure_hook, point_at_dataset
     from mmpose_ext.schedule import set_epochs
 
     cfg = Config.fromfile(config)
@@ -64,7 +63,7 @@ def build_cfg(config: str, work_dir: str, epochs=None, num_train=None, num_val=N
         workers = cfg.train_dataloader.num_workers
         point_at_dataset(cfg, root, cfg.synthetic.get('layout', 'coco'), workers)  # one test, after training
     # annotations are checked before training and each test (mmpose_ext.datasets.checks)
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='AnnotationCheckHook')]
+    ensure_hook(cfg, 'AnnotationCheckHook')
     return cfg
 
 
