@@ -433,8 +433,6 @@ def test_keypoint_count_mismatch_stops_training_naming_it(name, zoo, crowd):
 
 
 @pytest.mark.parametrize('name', _heads({
-    'sinecc': 'mmpose_ext/models/coord_cls/sine_cc_head.py predict(): RuntimeError "The size of tensor a (17) '
-              'must match the size of tensor b (14)" in the flip test',
     'rle-flow': 'MMPose RLEHead.predict (not ours): bare AssertionError in mmpose/models/utils/tta.py '
                 'flip_coordinates; through the runner AnnotationCheckHook stops it first, naming both counts '
                 '(test_keypoint_count_mismatch_through_the_runner_is_an_error_naming_both)',

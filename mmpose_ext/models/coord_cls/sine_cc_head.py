@@ -133,6 +133,10 @@ class SineCoordClsHead(BaseHead):
         if test_cfg.get('flip_test', False):
             assert isinstance(feats, list) and len(feats) == 2
             flip_indices = batch_data_samples[0].metainfo['flip_indices']
+            if len(flip_indices) != self.num_keypoints:  # else a shape error deep in the fusion below
+                raise ValueError(f'{type(self).__name__}.predict: {len(flip_indices)} flip_indices for '
+                                 f'{self.num_keypoints} keypoints: the data has another keypoint set than the '
+                                 'head (num_keypoints / metainfo)')
             _, _, kpts, sigma = self.forward(feats[0])
             _, _, kpts_flip, sigma_flip = self.forward(feats[1])
             kpts_flip = kpts_flip[:, flip_indices]  # (B, K, 2), keypoints swapped left/right
