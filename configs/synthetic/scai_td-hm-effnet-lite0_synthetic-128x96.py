@@ -20,11 +20,13 @@ optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=1e-3))  # the
 # Under DDP, stage 1 leaves one of Φ / Γ without gradient in each (alternating) step: DDP must look for unused
 # parameters and leave their gradients undefined, so that Adam skips them as in single-process training (an
 # exact-zero gradient would let Adam's momentum move them; see SCAIPoseEstimator's docstring). Stage 2 uses
-# every parameter of C; the search then only costs one pass over the autograd graph per step.
+# every parameter of C: the benchmark's stage 2 turns the search off (elsewhere it costs one pass over the autograd
+# graph per step and a DDP warning).
 find_unused_parameters = True  # MMEngine's switch for the DDP wrapper its Runner builds
 
 benchmark = dict(
     wraps='td-hm_effnet-lite0_synthetic-128x96',
     stages=[{'model.train_cfg.stage': 'phi_gamma'},
-            {'model.train_cfg.stage': 'correction', 'optim_wrapper.optimizer.lr': 4.1e-4}],
+            {'model.train_cfg.stage': 'correction', 'optim_wrapper.optimizer.lr': 4.1e-4,
+             'find_unused_parameters': False}],
     test_variants={'+TTA': dict(test_cfg=dict(adapt=dict(enable=True)))})
