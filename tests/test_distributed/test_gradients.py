@@ -11,8 +11,9 @@ those of one process on all 4 instances (1e-5). Made comparable:
 
 Poseur's noisy reference groups must differ across ranks when MMEngine seeds with ``diff_rank_seed=True``
 (``seed + rank``; otherwise every rank draws the same noise for its instances), and be equal without it:
-both processes seed as ``Runner.set_randomness`` does (``mmengine.runner.set_random_seed``) and draw with the
-config's ``NoisyReferenceSampler``.
+both processes seed as ``Runner.set_randomness`` does (``mmengine.runner.set_random_seed``), and then as
+``IterationSeedHook`` does, and draw with the config's ``NoisyReferenceSampler``; the Poseur config (as the
+zoo trains it) sets ``diff_rank_seed=True``.
 """
 import copy
 import faulthandler
@@ -29,6 +30,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose.registry import DATASETS, MODELS
 from mmpose_ext.models.poseur.noisy_reference import NoisyReferenceSampler
+from mmpose_ext.runtime import iteration_seed
 from zoo import OURS, runner_cfg
 
 WORLD = 2
@@ -76,14 +78,17 @@ def _worker(rank: int, init_file: str, payload: dict, out: str) -> None:
         results['grads'][name] = _grads(model)
         del ddp  # while the process group lives: a reducer left waiting on unused parameters (SCAI Φ/Γ)
         #          blocked this process's exit when it was destroyed after destroy_process_group
-    # Poseur's noisy groups under MMEngine's seeding, with and without diff_rank_seed
+    # Poseur's noisy groups under MMEngine's seeding (and IterationSeedHook's), with and without diff_rank_seed
     points = torch.rand(2, 17, 2, generator=torch.Generator().manual_seed(0))
+    sampler = NoisyReferenceSampler(**payload['noise_cfg'])
     for diff_rank_seed in (True, False):
-        set_random_seed(seed=0, diff_rank_seed=diff_rank_seed)
-        noisy = NoisyReferenceSampler(**payload['noise_cfg'])(points)
-        gathered = [torch.empty_like(noisy) for _ in range(WORLD)]
-        dist.all_gather(gathered, noisy)
-        results['noise'][diff_rank_seed] = gathered
+        seed = set_random_seed(seed=0, diff_rank_seed=diff_rank_seed)  # as Runner.set_randomness
+        after_runner_seeding = sampler(points)
+        torch.manual_seed(iteration_seed(seed, 3))  # as IterationSeedHook before iteration 3
+        for key, noisy in (('runner', after_runner_seeding), ('iteration', sampler(points))):
+            gathered = [torch.empty_like(noisy) for _ in range(WORLD)]
+            dist.all_gather(gathered, noisy)
+            results['noise'][key, diff_rank_seed] = gathered
     if rank == 0:
         torch.save(results, out)
     dist.destroy_process_group()
@@ -140,10 +145,15 @@ def test_ddp_gradients_equal_whole_batch(name, two_process_run):
             f'{name}: DDP gradient of {key} differs by {(ddp[key] - single[key]).abs().max():.3g}'
 
 
-def test_poseur_noise_differs_across_ranks_with_diff_rank_seed(two_process_run):
+@pytest.mark.parametrize('seeding', ['runner', 'iteration'])
+def test_poseur_noise_differs_across_ranks_with_diff_rank_seed(seeding, two_process_run):
     _, results = two_process_run
-    rank0, rank1 = results['noise'][True]
+    rank0, rank1 = results['noise'][seeding, True]
     assert not torch.equal(rank0, rank1)
-    same0, same1 = results['noise'][False]
+    same0, same1 = results['noise'][seeding, False]
     assert torch.equal(same0, same1)
     assert torch.equal(same0, rank0)  # rank 0 seeds with ``seed`` either way
+
+
+def test_poseur_config_seeds_ranks_differently(tiny_synthetic, tmp_path):
+    assert runner_cfg('poseur', tiny_synthetic, tmp_path).randomness.get('diff_rank_seed') is True
