@@ -26,6 +26,9 @@ MMPOSE_FAILS = {
     'mmpose-heatmap': 'MMPose 1.3.2 HeatmapHead.loss: pose_pck_accuracy(to_numpy(bf16 heatmaps))',
     'mmpose-simcc': 'MMPose 1.3.2 SimCCHead.loss: simcc_pck_accuracy(to_numpy(bf16 logits))',
     'mmpose-rle': 'MMPose 1.3.2 RLEHead.loss: keypoint_pck_accuracy(to_numpy(bf16 coordinates))',
+    # ours only in its loss and codec, which are float32 islands (tests/test_models/test_common): the head is
+    # MMPose's RLEHead, and it fails as above. fp16 on a GPU is unaffected (numpy has float16).
+    'rle-flow': 'MMPose 1.3.2 RLEHead.loss: keypoint_pck_accuracy(to_numpy(bf16 coordinates))',
 }
 
 
@@ -68,7 +71,7 @@ def _params(name):
 
 @pytest.mark.parametrize('name', [_params(n) for n in HEADS])
 def test_bf16_autocast_on_cpu_trains_with_finite_losses(name, tiny_synthetic, tmp_path):
-    iters = ITERS if name in OURS else 5  # the references only show whether they run at all
+    iters = ITERS if name not in MMPOSE_FAILS else 2  # the failing references only show that they fail
     records = _train(name, tiny_synthetic, tmp_path, iters, dict(type='_TestCPUBf16OptimWrapper'))
     assert len(records) == iters
     bad = [(i, k, v) for i, r in enumerate(records) for k, v in r.items() if not torch.isfinite(torch.tensor(v))]

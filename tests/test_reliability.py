@@ -436,10 +436,6 @@ def test_keypoint_count_mismatch_stops_training_naming_it(name, zoo, crowd):
     'rle-flow': 'MMPose RLEHead.predict (not ours): bare AssertionError in mmpose/models/utils/tta.py '
                 'flip_coordinates; through the runner AnnotationCheckHook stops it first, naming both counts '
                 '(test_keypoint_count_mismatch_through_the_runner_is_an_error_naming_both)',
-    'scai-pg': 'mmpose_ext/models/scai/scai_estimator.py predict(): bare AssertionError in MMPose\'s '
-               'flip_heatmaps (tta.py)',
-    'scai-c': 'mmpose_ext/models/scai/scai_estimator.py predict(): bare AssertionError in MMPose\'s '
-              'flip_heatmaps (tta.py)',
 }))
 def test_keypoint_count_mismatch_stops_testing_naming_it(name, zoo, crowd):
     with pytest.raises(ValueError, match=r'(?s)(14.*17|17.*14)'):

@@ -27,7 +27,7 @@ HEADS = {
     'rle-flow': (SYN / 'td-reg_rle-flow-laplace_effnet-lite0_synthetic-128x96.py', {}),
     'scai-pg': (SYN / 'scai_td-hm-effnet-lite0_synthetic-128x96.py', {'model.base_checkpoint': None}),
     'scai-c': (SYN / 'scai_td-hm-effnet-lite0_synthetic-128x96.py', {
-        'model.base_checkpoint': None, 'model.train_cfg.stage': 'correction'}),
+        'model.base_checkpoint': None, 'model.train_cfg.stage': 'correction', 'find_unused_parameters': False}),
     # MMPose's, for reference
     'mmpose-heatmap': (SYN / 'td-hm_effnet-lite0_synthetic-128x96.py', {}),
     'mmpose-simcc': (SYN / 'simcc_effnet-lite0_synthetic-128x96.py', {}),

@@ -41,7 +41,6 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
@@ -51,6 +50,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
 
 from ..common import check_finite
+from ...checkpoint import load_checkpoint_strict
 from .adaptation import adapt_correction
 from .chains import KinematicChains
 from .losses import heatmap_error
@@ -240,7 +240,9 @@ class SCAIPoseEstimator(BaseModel):
         for module in (self.phi, self.gamma, self.correction):
             module.init_weights()
         if self.base_checkpoint:
-            load_checkpoint(self.base, self.base_checkpoint, map_location='cpu', revise_keys=[])
+            # strictly: another model's weights would otherwise load with a warning and SCAI would learn to
+            # correct a model that is not the one it will wrap
+            load_checkpoint_strict(self.base, self.base_checkpoint, map_location='cpu', revise_keys=())
         else:
             print_log('SCAIPoseEstimator: no base_checkpoint; the wrapped model keeps its current weights',
                       'current')
@@ -268,9 +270,13 @@ class SCAIPoseEstimator(BaseModel):
         ``test_cfg.flip_test``; f stays that of the unflipped image."""
         heatmaps, f = self.base_forward(inputs)
         if self.test_cfg.get('flip_test', False):
+            flip_indices = data_samples[0].metainfo['flip_indices']
+            if len(flip_indices) != heatmaps.shape[1]:  # else a bare AssertionError in MMPose's flip_heatmaps
+                raise ValueError(f'SCAIPoseEstimator: {len(flip_indices)} flip_indices for the wrapped model\'s '
+                                 f'{heatmaps.shape[1]} keypoints: the data has another keypoint set than the model')
             flipped, _ = self.base_forward(inputs.flip(-1))
             flipped = flip_heatmaps(flipped, flip_mode=self.test_cfg.get('flip_mode', 'heatmap'),
-                                    flip_indices=data_samples[0].metainfo['flip_indices'],
+                                    flip_indices=flip_indices,
                                     shift_heatmap=self.test_cfg.get('shift_heatmap', False))
             heatmaps = (heatmaps + flipped) * 0.5
         return heatmaps, f
