@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from mmpose.registry import MODELS
 
@@ -27,6 +28,7 @@ def _no_pretrained(cfg):
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_config_builds_and_runs(path):
+    init_default_scope('mmpose')  # as MMPose's tools do; run alone, this file had no default scope set
     cfg = _no_pretrained(Config.fromfile(str(path)))
     assert 'mmpose_ext' in cfg.custom_imports['imports']
     model = MODELS.build(cfg.model)
