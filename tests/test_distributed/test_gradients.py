@@ -76,8 +76,8 @@ def _worker(rank: int, init_file: str, payload: dict, out: str) -> None:
         n = BATCH // WORLD
         _backward(ddp, {k: v[rank * n:(rank + 1) * n] for k, v in item['batch'].items()})
         results['grads'][name] = _grads(model)
-        del ddp  # while the process group lives: a reducer left waiting on unused parameters (SCAI Φ/Γ)
-        #          blocked this process's exit when it was destroyed after destroy_process_group
+        del ddp  # while the process group lives: a reducer left waiting on unused parameters (SCAI Φ/Γ with
+        #          find_unused_parameters=False) hung this process's exit when freed after destroy_process_group
     # Poseur's noisy groups under MMEngine's seeding (and IterationSeedHook's), with and without diff_rank_seed
     points = torch.rand(2, 17, 2, generator=torch.Generator().manual_seed(0))
     sampler = NoisyReferenceSampler(**payload['noise_cfg'])
@@ -114,8 +114,8 @@ def _head_case(name: str, data_root, tmp_path) -> dict:
     assert _visible(items[0]) + _visible(items[1]) < _visible(items[2]) + _visible(items[3])
     batch = pseudo_collate(items)
     state = copy.deepcopy(model.state_dict())
-    loss = _backward(_bn_eval(model), batch)
-    return dict(model=cfg.model.to_dict(), state=state, batch=batch, loss=loss, grads=_grads(model),
+    _backward(_bn_eval(model), batch)
+    return dict(model=cfg.model.to_dict(), state=state, batch=batch, grads=_grads(model),
                 find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
@@ -124,7 +124,7 @@ def two_process_run(tiny_synthetic, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('grads')
     heads = {name: _head_case(name, tiny_synthetic, tmp) for name in OURS}
     poseur = runner_cfg('poseur', tiny_synthetic, tmp / 'poseur_noise')
-    payload = {'heads': {n: {k: v for k, v in c.items() if k not in ('grads', 'loss')} for n, c in heads.items()},
+    payload = {'heads': {n: {k: v for k, v in c.items() if k != 'grads'} for n, c in heads.items()},
                'noise_cfg': poseur.model.head.noise_cfg.to_dict()}
     out = tmp / 'results.pt'
     mp.spawn(_worker, args=(str(tmp / 'pg_init'), payload, str(out)), nprocs=WORLD, join=True)
