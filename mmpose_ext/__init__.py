@@ -5,6 +5,7 @@ Importing this package registers every module into MMPose's registries and allow
 """
 from . import checkpoint, codecs, datasets, models, visualization  # noqa: F401  (registration happens on import)
 from . import evaluation  # noqa: F401  (registers BoxNormalizedPoseMetric and MeanPoseBaseline)
+from . import runtime  # noqa: F401  (registers IterationSeedHook)
 from .version import __version__
 
 __all__ = ['__version__']

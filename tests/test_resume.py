@@ -3,8 +3,8 @@
 on to N, give the same weights (1e-6) on the CPU, seeded, for Poseur and MMPose's heatmap head.
 
 Poseur draws from torch's generator in the model (dropout, noisy reference groups), which MMEngine's resume
-does not restore (see ``mmpose_ext.runtime.seeding``): it resumes exactly with ``IterationSeedHook``, which is
-added here when its config lacks it. The heatmap head draws nothing in the model and resumes exactly as it is.
+does not restore (see ``mmpose_ext.runtime.seeding``): it resumes exactly with ``IterationSeedHook``, which its
+configs carry (checked here). The heatmap head draws nothing in the model and resumes exactly in any case.
 
 The resumed half crosses an epoch boundary, so the sampler's reshuffle (seeded by seed + epoch) is exercised;
 MMEngine's IterBasedTrainLoop skips the N/2 batches already seen by loading them again. The checkpoint is read
@@ -15,7 +15,6 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmpose_ext.runtime import IterationSeedHook  # noqa: F401  (registers the hook)
 from zoo import runner_cfg
 
 ITERS = 8  # N
@@ -42,8 +41,8 @@ class RecordLosses(Hook):
 def _train(name, data_root, work_dir, resume_from=None):
     cfg = runner_cfg(name, data_root, work_dir, iters=ITERS, batch_size=BATCH)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=ITERS // 2, by_epoch=False)
-    if name in DRAWS_IN_MODEL and not any(h['type'] == 'IterationSeedHook' for h in cfg.custom_hooks):
-        cfg.custom_hooks = [*cfg.custom_hooks, dict(type='IterationSeedHook')]
+    if name in DRAWS_IN_MODEL:  # the config as shipped
+        assert any(h['type'] == 'IterationSeedHook' for h in cfg.custom_hooks), cfg.custom_hooks
     if resume_from is not None:
         cfg.resume, cfg.load_from = True, str(resume_from)
     runner = Runner.from_cfg(cfg)

@@ -68,3 +68,7 @@ train_dataloader = dict(batch_size=32)
 # global RNG, so with one seed every GPU would draw the same noise and its diversity would not grow with
 # the number of GPUs. Data shuffling stays consistent (the sampler then uses a seed synced from rank 0).
 randomness = dict(seed=None, diff_rank_seed=True)
+# MMPose's SyncBuffersHook (default_runtime), and torch seeded from (seed, iteration) before every iteration
+# so that --resume continues exactly as an uninterrupted run would (MMEngine's checkpoints hold no torch RNG
+# state; Poseur's dropout and noisy groups draw from it). With diff_rank_seed the seed includes the rank.
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='IterationSeedHook')]

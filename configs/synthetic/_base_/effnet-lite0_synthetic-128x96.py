@@ -62,8 +62,10 @@ test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=1), logger=dict(interval=20))
 # MMPose's SyncBuffersHook (default_runtime), plus ours: the annotation files are checked before training or
 # testing on them (NaN, another K than the metainfo or the model: errors; people MMPose drops or cannot learn
-# from: a warning), and load_from / resume load strictly (a checkpoint of another head is an error listing the
-# keys, not a warning followed by AP 0).
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='AnnotationCheckHook'), dict(type='StrictCheckpointHook')]
+# from: a warning), load_from / resume load strictly (a checkpoint of another head is an error listing the
+# keys, not a warning followed by AP 0), and torch is seeded from (seed, iteration) before every iteration, so
+# that --resume continues exactly as an uninterrupted run (dropout, Poseur's noisy groups).
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='AnnotationCheckHook'), dict(type='StrictCheckpointHook'),
+                dict(type='IterationSeedHook')]
 log_processor = dict(by_epoch=True)
 randomness = dict(seed=0)
