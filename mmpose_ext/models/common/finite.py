@@ -32,7 +32,8 @@ def check_finite(tensors: Mapping[str, Tensor], owner: str, what: str = 'loss', 
     Args:
         tensors: name → tensor (any shape; non-tensor values and empty tensors are ignored).
         owner: the module to name in the message, e.g. ``'PoseurHead'``.
-        what: ``'loss'`` or ``'prediction'``.
+        what: what the tensors are, e.g. ``'loss'``, ``'prediction'``, ``'input'``, ``'output'`` (a
+            ``'loss'`` message adds that the optimizer step is stopped).
         hint: a likely cause to add to the message.
 
     Raises:
@@ -62,3 +63,28 @@ def check_finite(tensors: Mapping[str, Tensor], owner: str, what: str = 'loss', 
     if hint:
         msg += f' {hint}'
     raise NonFiniteError(msg)
+
+
+def _levels(feats) -> list:
+    """The tensors in ``feats`` (a tensor, a tuple of levels, or ``[feats, feats_flipped]``), flattened."""
+    if isinstance(feats, Tensor):
+        return [feats]
+    return [t for item in feats for t in _levels(item)]
+
+
+def check_head(tensors: Mapping[str, Tensor], owner: str, what: str, feats, hint: str = '') -> None:
+    """:func:`check_finite` for a head (one device sync); when it fails, the message also says whether the
+    features reaching the head (``feats``: a tensor, a tuple of levels, or ``[feats, feats_flipped]``) were
+    already non-finite (look upstream: images, backbone, neck) or the head itself made them so."""
+    try:
+        check_finite(tensors, owner, what, hint)
+    except NonFiniteError as err:
+        levels = _levels(feats)
+        bad = [i for i, t in enumerate(levels) if not bool(torch.isfinite(t).all())]
+        if bad:
+            cause = (f'the features reaching the head are already non-finite (maps {bad} of {len(levels)}): '
+                     'look at the input images, the backbone and the neck')
+        else:
+            cause = ('the features reaching the head are finite, so the head itself overflowed or diverged '
+                     '(learning rate, fp16 loss scale, a bad checkpoint)')
+        raise NonFiniteError(f'{err} Cause: {cause}.') from None

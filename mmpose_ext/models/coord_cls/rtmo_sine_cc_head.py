@@ -36,7 +36,7 @@ from mmpose.models.heads.hybrid_heads.rtmo_head import RTMOHead
 from mmpose.models.utils import filter_scores_and_topk
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, Features, OptSampleList, Predictions
-from ._finite import check_head
+from ..common.finite import check_head
 from .dcc import at_least_fp32
 
 

@@ -33,7 +33,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, InstanceList, OptConfigType, OptSampleList
 from ..common.keypoint_count import resolve_num_keypoints
-from ._finite import check_head
+from ..common.finite import check_head
 from .dcc import DEFAULT_GAU
 from .mle_loss import CoordMLELoss
 

@@ -40,37 +40,13 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
-from ..common.finite import NonFiniteError, check_finite
+from ..common.finite import check_finite, check_head
 from ..common.keypoint_count import resolve_num_keypoints
 from ..common.laplace_scorer import LaplaceIntegralScorer
 from .coarse_stage import CoarseStage
 from .keypoint_encoder import KeypointEncoder
 from .noisy_reference import NoisyReferenceSampler
 from .query_decoder import PoseurQueryDecoder
-
-
-def _levels(feats) -> list:
-    """The feature maps in ``feats`` (a tuple of levels, or ``[feats, feats_flipped]``), flattened."""
-    if isinstance(feats, Tensor):
-        return [feats]
-    return [level for item in feats for level in _levels(item)]
-
-
-def _check_finite_with_cause(tensors: dict, owner: str, what: str, feats) -> None:
-    """:func:`check_finite`; on failure the message also says whether the features reaching the head
-    were already non-finite (look upstream: images, backbone, neck) or the head made them so."""
-    try:
-        check_finite(tensors, owner, what)
-    except NonFiniteError as err:
-        levels = _levels(feats)
-        bad = [i for i, level in enumerate(levels) if not bool(torch.isfinite(level).all())]
-        if bad:
-            cause = (f'the features reaching the head are already non-finite (maps {bad} of {len(levels)}): '
-                     'look at the input images, the backbone and the neck')
-        else:
-            cause = ('the features reaching the head are finite, so the head itself overflowed or diverged '
-                     '(learning rate, fp16 loss scale, a bad checkpoint)')
-        raise NonFiniteError(f'{err} Cause: {cause}.') from None
 
 
 _OUTPUT_NAMES = ('coarse_coords', 'coarse_sigma', 'decoder_coords', 'decoder_sigma')
@@ -273,7 +249,7 @@ class PoseurHead(BaseHead):
         for pred, score in zip(preds, to_numpy(scores)):
             pred.keypoint_scores = score[None]  # (1, K)
         if preds:
-            _check_finite_with_cause(
+            check_head(
                 dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
                      keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
                 type(self).__name__, 'prediction', feats)
@@ -288,7 +264,7 @@ class PoseurHead(BaseHead):
         the final clean prediction."""
         outputs = self.forward(feats)  # float32 (see forward)
         # before the flows: a non-finite output is the head's (or its features'), not the loss's
-        _check_finite_with_cause(dict(zip(_OUTPUT_NAMES, outputs)), type(self).__name__, 'output', feats)
+        check_head(dict(zip(_OUTPUT_NAMES, outputs)), type(self).__name__, 'output', feats)
         coarse_coords, coarse_sigma, dec_coords, dec_sigma = outputs
         labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
         weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])

@@ -32,33 +32,9 @@ from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
-from ..common.finite import NonFiniteError, check_finite
+from ..common.finite import check_head
 from ..common.keypoint_count import resolve_num_keypoints
 from .transformer import TokenPoseTransformer
-
-
-def _levels(feats) -> list:
-    """The feature maps in ``feats`` (a tuple of levels, or ``[feats, feats_flipped]``), flattened."""
-    if isinstance(feats, Tensor):
-        return [feats]
-    return [level for item in feats for level in _levels(item)]
-
-
-def _check_finite_with_cause(tensors: dict, owner: str, what: str, feats) -> None:
-    """:func:`check_finite`; on failure the message also says whether the features reaching the head
-    were already non-finite (look upstream: images, backbone) or the head made them so."""
-    try:
-        check_finite(tensors, owner, what)
-    except NonFiniteError as err:
-        levels = _levels(feats)
-        bad = [i for i, level in enumerate(levels) if not bool(torch.isfinite(level).all())]
-        if bad:
-            cause = (f'the features reaching the head are already non-finite (maps {bad} of {len(levels)}): '
-                     'look at the input images and the backbone')
-        else:
-            cause = ('the features reaching the head are finite, so the head itself overflowed or diverged '
-                     '(learning rate, fp16 loss scale, a bad checkpoint)')
-        raise NonFiniteError(f'{err} Cause: {cause}.') from None
 
 
 @MODELS.register_module()
@@ -224,7 +200,7 @@ class TokenPoseHead(HeatmapHead):
         non-finite term raises :class:`NonFiniteError` before the optimizer step."""
         self._check_targets(batch_data_samples)
         losses = super().loss(feats, batch_data_samples, train_cfg)
-        _check_finite_with_cause(losses, type(self).__name__, 'loss', feats)
+        check_head(losses, type(self).__name__, 'loss', feats)
         return losses
 
     def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}) -> Predictions:
@@ -238,7 +214,7 @@ class TokenPoseHead(HeatmapHead):
         out = super().predict(feats, batch_data_samples, test_cfg)
         preds = out[0] if isinstance(out, tuple) else out  # (preds, heatmaps) with output_heatmaps
         if preds:
-            _check_finite_with_cause(
+            check_head(
                 dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
                      keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
                 type(self).__name__, 'prediction', feats)

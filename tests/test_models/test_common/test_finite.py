@@ -10,9 +10,13 @@ def test_finite_terms_pass():
 
 
 def test_nan_term_is_named_with_owner_counts_and_iteration():
-    MessageHub.get_instance('test_finite').update_info('iter', 41)
-    with pytest.raises(NonFiniteError, match=r"MyHead: non-finite loss at iteration 41: loss_kpt \(1 NaN, 0 Inf of 3\)"):
-        check_finite({'loss_ok': torch.ones(2), 'loss_kpt': torch.tensor([1.0, float('nan'), 2.0])}, 'MyHead')
+    MessageHub.get_instance('test_finite').update_info('iter', 41)  # as a runner's RuntimeInfoHook does
+    try:
+        with pytest.raises(NonFiniteError,
+                           match=r"MyHead: non-finite loss at iteration 41: loss_kpt \(1 NaN, 0 Inf of 3\)"):
+            check_finite({'loss_ok': torch.ones(2), 'loss_kpt': torch.tensor([1.0, float('nan'), 2.0])}, 'MyHead')
+    finally:  # the newest message hub is the current one: leave the previous one current for later tests
+        MessageHub._instance_dict.pop('test_finite')
 
 
 def test_inf_prediction_is_named():
@@ -23,3 +27,12 @@ def test_inf_prediction_is_named():
 
 def test_large_finite_values_whose_sum_overflows_pass():
     check_finite({'loss': torch.full((4,), 3e38)}, 'H')
+
+
+def test_check_head_says_whether_the_features_were_already_non_finite():
+    from mmpose_ext.models.common import check_head
+    feats = (torch.ones(1, 2, 3, 3), torch.full((1, 2, 2, 2), float('nan')))
+    with pytest.raises(NonFiniteError, match=r'already non-finite \(maps \[1\] of 2\)'):
+        check_head({'keypoints': torch.full((1, 2), float('nan'))}, 'H', 'prediction', feats)
+    with pytest.raises(NonFiniteError, match='the head itself overflowed'):
+        check_head({'keypoints': torch.full((1, 2), float('nan'))}, 'H', 'prediction', [feats[0], feats[0]])
