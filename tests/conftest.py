@@ -45,3 +45,14 @@ def tiny_synthetic(tmp_path_factory) -> Path:
     """A few generated COCO-layout images (train 8 / val 4) for the cross-head tests of tests/zoo.py."""
     from zoo import make_tiny_dataset
     return make_tiny_dataset(tmp_path_factory.mktemp('tiny_synthetic'))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_message_hub(request):
+    """Each test starts with an empty current MessageHub. A Runner of an earlier test leaves its own hub
+    current, holding its last iteration, which NonFiniteError messages would otherwise quote."""
+    from mmengine.logging import MessageHub
+    name = f'test:{request.node.nodeid}'
+    MessageHub.get_instance(name)
+    yield
+    MessageHub._instance_dict.pop(name, None)

@@ -10,13 +10,9 @@ def test_finite_terms_pass():
 
 
 def test_nan_term_is_named_with_owner_counts_and_iteration():
-    MessageHub.get_instance('test_finite').update_info('iter', 41)  # as a runner's RuntimeInfoHook does
-    try:
-        with pytest.raises(NonFiniteError,
-                           match=r"MyHead: non-finite loss at iteration 41: loss_kpt \(1 NaN, 0 Inf of 3\)"):
-            check_finite({'loss_ok': torch.ones(2), 'loss_kpt': torch.tensor([1.0, float('nan'), 2.0])}, 'MyHead')
-    finally:  # the newest message hub is the current one: leave the previous one current for later tests
-        MessageHub._instance_dict.pop('test_finite')
+    MessageHub.get_current_instance().update_info('iter', 41)  # as a runner's RuntimeInfoHook does
+    with pytest.raises(NonFiniteError, match=r"MyHead: non-finite loss at iteration 41: loss_kpt \(1 NaN, 0 Inf of 3\)"):
+        check_finite({'loss_ok': torch.ones(2), 'loss_kpt': torch.tensor([1.0, float('nan'), 2.0])}, 'MyHead')
 
 
 def test_inf_prediction_is_named():
