@@ -11,7 +11,9 @@ creates the gloo process group first and gives MMDistributedDataParallel ``devic
 (:mod:`mmpose_ext.runtime.distributed`); the Runner then trains as under MMPose's script (same config
 merging, ``DefaultSampler`` per rank, ``DistSamplerSeedHook``, checkpoints from rank 0).
 """
+import gc
 import runpy
+import time
 from pathlib import Path
 
 import mmpose
@@ -59,8 +61,16 @@ def main() -> None:
     try:
         runner = Runner.from_cfg(cfg)
         runner.train()
+        del runner  # the DDP reducer holds the process group: free it while the group is still registered
+        gc.collect()
+        if created:
+            torch_dist.barrier()
     finally:
         if created:
+            # Destroying a gloo group locks its work mutex while holding the GIL; its run-loop thread may still
+            # be freeing the last finished work item, which needs the GIL (a deadlock seen in a test's worker).
+            # Releasing the GIL briefly lets it finish first.
+            time.sleep(0.2)
             torch_dist.destroy_process_group()
 
 

@@ -16,7 +16,6 @@ both processes seed as ``Runner.set_randomness`` does (``mmengine.runner.set_ran
 zoo trains it) sets ``diff_rank_seed=True``.
 """
 import copy
-import faulthandler
 
 import pytest
 import torch
@@ -31,12 +30,12 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmpose.registry import DATASETS, MODELS
 from mmpose_ext.models.poseur.noisy_reference import NoisyReferenceSampler
 from mmpose_ext.runtime import iteration_seed
+from spawn_utils import end_worker, guard_worker
 from zoo import OURS, runner_cfg
 
 WORLD = 2
 BATCH = 4  # global; 2 per process
 RTOL = ATOL = 1e-5  # per element: |Δ| <= ATOL + RTOL * |grad| (fp32 sums in another order)
-WORKER_TIMEOUT = 240  # s
 #: overrides removing training-time randomness (see the module docstring)
 DETERMINISTIC = {'poseur': {'model.head.dropout': 0.0, 'model.head.noise_cfg.num_groups': 0}}
 
@@ -63,7 +62,7 @@ def _grads(model: torch.nn.Module) -> dict:
 
 
 def _worker(rank: int, init_file: str, payload: dict, out: str) -> None:
-    faulthandler.dump_traceback_later(WORKER_TIMEOUT, exit=True)  # a hang fails the test with a traceback
+    guard_worker()  # a hang fails the test with every thread's traceback
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=WORLD)
     init_default_scope('mmpose')
@@ -91,7 +90,7 @@ def _worker(rank: int, init_file: str, payload: dict, out: str) -> None:
             results['noise'][key, diff_rank_seed] = gathered
     if rank == 0:
         torch.save(results, out)
-    dist.destroy_process_group()
+    end_worker()
 
 
 def _visible(item: dict) -> int:

@@ -18,6 +18,7 @@ from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from scai_testing import small_nets, tiny_scai
+from spawn_utils import end_worker, guard_worker
 
 from mmpose.registry import MODELS
 
@@ -42,6 +43,7 @@ def _train(model, batch, steps, ddp=None):
 
 
 def _worker(rank: int, init_file: str, cases: dict, out: str) -> None:
+    guard_worker()  # a hang fails the test with every thread's traceback
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=WORLD)
     import mmpose_ext  # noqa: F401  (registers SCAI in this fresh process)
@@ -55,8 +57,9 @@ def _worker(rank: int, init_file: str, cases: dict, out: str) -> None:
                                         find_unused_parameters=case['find_unused_parameters'])
         half = {k: v[rank * n:(rank + 1) * n] for k, v in case['batch'].items()}
         results[stage] = _train(model, half, STEPS, ddp)
+        del ddp
     torch.save(results, f'{out}.{rank}')
-    dist.destroy_process_group()
+    end_worker()  # not destroy_process_group: it can deadlock at exit (tests/spawn_utils.py)
 
 
 def test_ddp_trains_both_stages_as_one_process(coco_batch, tmp_path):
