@@ -40,6 +40,8 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 
+from .precision import at_least_fp32, fp32_region
+
 
 def _level_sizes(spatial_shapes: Union[Tensor, Sequence]) -> list:
     """[(h, w), ...] as Python ints (shapes must be static for slicing and for ONNX tracing)."""
@@ -128,10 +130,6 @@ def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
                           per_sample_weights=weights.reshape(B * Nq * H, L * P * 4).to(value.dtype),
                           mode='sum')  # (B*Nq*H, C)
     return out.view(B, Nq, H, C)
-
-
-def _at_least_fp32(x: Tensor) -> Tensor:
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _check_sizes(spatial_shapes, S: int, L: int) -> list:
@@ -233,9 +231,9 @@ class EMSDA(BaseModule):
         exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
         fn = emsda_sample_grid if self.sampler == 'grid' or (self.sampler == 'auto' and exporting) \
             else emsda_sample_bag
-        with torch.autocast(value.device.type, enabled=False):
-            return fn(_at_least_fp32(value), spatial_shapes, _at_least_fp32(sampling_locations),
-                      _at_least_fp32(attention_weights))
+        with fp32_region(value.device):
+            return fn(at_least_fp32(value), spatial_shapes, at_least_fp32(sampling_locations),
+                      at_least_fp32(attention_weights))
 
     def forward(self,
                 query: Tensor,
@@ -276,12 +274,12 @@ class EMSDA(BaseModule):
 
         offsets = self.sampling_offsets(query).view(B, Nq, H, L, P, 2)  # (B, Nq, H, L, P, 2)
         logits = self.attention_weights(query).view(B, Nq, H, L * P)  # (B, Nq, H, L*P)
-        with torch.autocast(query.device.type, enabled=False):  # float32 island: locations and weights
-            weights = _at_least_fp32(logits).softmax(-1).view(B, Nq, H, L, P)  # (B, Nq, H, L, P)
+        with fp32_region(query.device):  # float32 island: locations and weights
+            weights = at_least_fp32(logits).softmax(-1).view(B, Nq, H, L, P)  # (B, Nq, H, L, P)
             # offsets are in pixels of each level: normalise by (w, h)
             normaliser = torch.tensor([[w, h] for h, w in sizes], dtype=torch.float32, device=query.device)
-            locations = _at_least_fp32(reference_points)[:, :, None, :, None, :] + \
-                _at_least_fp32(offsets) / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
+            locations = at_least_fp32(reference_points)[:, :, None, :, None, :] + \
+                at_least_fp32(offsets) / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
         sampled = self.sample(value, sizes, locations, weights)  # (B, Nq, H, C), float32
         # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D. In the
         # parameters' dtype (a no-op under autocast, which keeps float32 parameters and casts the einsum)

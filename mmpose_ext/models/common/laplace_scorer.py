@@ -18,6 +18,8 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 
+from .precision import at_least_fp32, fp32_region
+
 
 @MODELS.register_module()
 class LaplaceIntegralScorer(nn.Module):
@@ -52,10 +54,8 @@ class LaplaceIntegralScorer(nn.Module):
         Returns:
             Tensor: Scores of shape (...), in ``[0, weight]``; float32 for fp16/bf16/fp32 input.
         """
-        if sigma.dtype in (torch.float16, torch.bfloat16):
-            sigma = sigma.float()
-        with torch.autocast(sigma.device.type, enabled=False):
-            sigma = sigma.clamp(min=self.eps)
+        with fp32_region(sigma.device):
+            sigma = at_least_fp32(sigma).clamp(min=self.eps)
             mass = 1.0 - torch.exp(-self.radius / sigma)  # (..., D)
             return self.weight * mass.prod(dim=-1)
 

@@ -31,13 +31,11 @@ from mmpose.models.utils.realnvp import RealNVP
 from mmpose.registry import MODELS
 
 from .finite import check_finite
+from .precision import at_least_fp32, fp32_region
 
 _Q_DISTRIBUTIONS = ('laplace', 'gaussian', 'poseur')
 
 
-def _at_least_fp32(x: Tensor) -> Tensor:
-    """fp16/bf16 → float32; float32/float64 unchanged."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 @MODELS.register_module()
@@ -111,8 +109,8 @@ class RLEFlowLoss(nn.Module):
         Returns:
             Tensor: (M,), float32 (float64 for float64 input and flow).
         """
-        with torch.autocast(error.device.type, enabled=False):
-            return self.flow_model.log_prob(_at_least_fp32(error))
+        with fp32_region(error.device):
+            return self.flow_model.log_prob(at_least_fp32(error))
 
     def forward(self,
                 pred: Tensor,
@@ -142,9 +140,9 @@ class RLEFlowLoss(nn.Module):
             'A non-finite pred or sigma comes from the head (diverged weights: learning rate, fp16 '
             'overflow) or from the features and images reaching it; a non-finite target or '
             'target_weight from the annotations or the codec.'))
-        with torch.autocast(pred.device.type, enabled=False):
-            return self._loss(_at_least_fp32(pred), _at_least_fp32(sigma), _at_least_fp32(target),
-                              None if target_weight is None else _at_least_fp32(target_weight))
+        with fp32_region(pred.device):
+            return self._loss(at_least_fp32(pred), at_least_fp32(sigma), at_least_fp32(target),
+                              None if target_weight is None else at_least_fp32(target_weight))
 
     def _loss(self, pred: Tensor, sigma: Tensor, target: Tensor, target_weight: Optional[Tensor]) -> Tensor:
         """:meth:`forward` on (at least) float32 inputs, autocast off."""

@@ -26,7 +26,6 @@ Two departures from MMPose's ``DCC``, neither changing a result it gives:
   expectation run in float32: in bfloat16 (8-bit mantissa) a 500 px coordinate is rounded by up to 1 px
   and a logit of a few hundred by up to 1, which would move the decoded keypoints by whole bins.
 """
-import contextlib
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -38,6 +37,8 @@ from torch.nn import functional as F
 from mmpose.models.utils import GAUEncoder, SinePositionalEncoding
 from mmpose.registry import MODELS
 
+from ..common.precision import at_least_fp32, fp32_region
+
 EPS = 1e-8  # MMPose's DCC guards the softmax denominator with it; kept so decoded coordinates agree
 # Shifted logits below this are clamped before exp: exp(-80) ≈ 2e-35 changes no float32/64 result at the
 # EPS-guarded scale, while exp's underflow path on CPU is ~50x slower (logits reach hundreds)
@@ -45,18 +46,6 @@ MIN_SHIFTED_LOGIT = -80.0
 
 DEFAULT_GAU = dict(s=128, expansion_factor=2, dropout_rate=0.0, drop_path=0.0, act_fn='SiLU',
                    pos_enc='add')
-
-
-def at_least_fp32(t: Tensor) -> Tensor:
-    """float16/bfloat16 → float32; float32/float64 unchanged."""
-    return t.float() if t.is_floating_point() and t.element_size() < 4 else t
-
-
-def fp32_region(device: torch.device):
-    """A context with autocast off on ``device`` (a no-op context where autocast does not exist)."""
-    if device.type in ('cpu', 'cuda', 'xpu', 'mps', 'hpu', 'npu', 'mlu', 'musa'):
-        return torch.autocast(device.type, enabled=False)
-    return contextlib.nullcontext()
 
 
 def _shifted_exp(logits: Tensor) -> Tensor:

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from mmpose.registry import MODELS
 from ..common.finite import check_finite
-from .dcc import at_least_fp32, bin_softmax, fp32_region
+from ..common.precision import at_least_fp32, fp32_region
+from .dcc import bin_softmax
 
 
 @MODELS.register_module()

@@ -37,7 +37,7 @@ from mmpose.models.utils import filter_scores_and_topk
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, Features, OptSampleList, Predictions
 from ..common.finite import check_head
-from .dcc import at_least_fp32
+from ..common.precision import at_least_fp32
 
 
 @MODELS.register_module()
