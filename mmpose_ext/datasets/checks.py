@@ -13,8 +13,9 @@ Measured through MMEngine's runner with every head of ``tests/zoo.py`` (tests/te
 
 :class:`AnnotationCheckHook` reads the annotation file once per dataset (``before_train`` / ``before_val`` /
 ``before_test``; the dataset has dropped its own copy by then) and raises :class:`AnnotationError` for the
-first two (and when the model's head predicts another K than the dataset has), and logs one warning with counts and examples for the others. Datasets read from a detection
-file (``bbox_file``) carry no keypoints and are not checked.
+first two (and when the model's head predicts another K than the dataset has), and logs one warning with
+counts and examples for the others. Datasets read from a detection file (``bbox_file``) carry no keypoints
+and are not checked.
 """
 import json
 import logging

@@ -1,7 +1,7 @@
 """Building blocks shared by several methods; they use nothing else of ours."""
 from .emsda import EMSDA
-from .finite import NonFiniteError, check_finite, check_head
+from .finite import NonFiniteError, check_finite, check_head, check_instances
 from .laplace_scorer import LaplaceIntegralScorer
 from .rle_flow_loss import RLEFlowLoss
 
-__all__ = ['EMSDA', 'LaplaceIntegralScorer', 'NonFiniteError', 'RLEFlowLoss', 'check_finite', 'check_head']
+__all__ = ['EMSDA', 'LaplaceIntegralScorer', 'NonFiniteError', 'RLEFlowLoss', 'check_finite', 'check_head', 'check_instances']

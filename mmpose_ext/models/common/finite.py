@@ -6,8 +6,9 @@ AP 0. Our heads call :func:`check_finite` on their loss dict at the end of ``los
 ``predict()``. The check costs one device synchronisation per call: all terms are reduced into one small
 tensor first, and only when that is non-finite are the terms inspected one by one for the message.
 """
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -88,3 +89,13 @@ def check_head(tensors: Mapping[str, Tensor], owner: str, what: str, feats, hint
             cause = ('the features reaching the head are finite, so the head itself overflowed or diverged '
                      '(learning rate, fp16 loss scale, a bad checkpoint)')
         raise NonFiniteError(f'{err} Cause: {cause}.') from None
+
+
+def check_instances(preds: Sequence, owner: str, feats) -> None:
+    """:func:`check_head` on a head's ``predict()`` result: the decoded ``keypoints`` (1, K, 2) and
+    ``keypoint_scores`` (1, K) of every instance (MMPose's ``InstanceData``, numpy), checked together."""
+    if not preds:
+        return
+    check_head(dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
+                    keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
+               owner, 'prediction', feats)

@@ -40,7 +40,7 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
-from ..common.finite import check_finite, check_head
+from ..common.finite import check_finite, check_head, check_instances
 from ..common.keypoint_count import resolve_num_keypoints
 from ..common.laplace_scorer import LaplaceIntegralScorer
 from .coarse_stage import CoarseStage
@@ -248,11 +248,7 @@ class PoseurHead(BaseHead):
         preds = self.decode(coords.unsqueeze(1))  # codec: normalised → input pixels, (1, K, 2) each
         for pred, score in zip(preds, to_numpy(scores)):
             pred.keypoint_scores = score[None]  # (1, K)
-        if preds:
-            check_head(
-                dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
-                     keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
-                type(self).__name__, 'prediction', feats)
+        check_instances(preds, type(self).__name__, feats)
         return preds
 
     # ------------------------------------------------------------------ training

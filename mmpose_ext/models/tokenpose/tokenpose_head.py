@@ -22,7 +22,6 @@ features reaching the head, or the head itself).
 import math
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 from mmdet.models.layers import SinePositionalEncoding
 from mmengine.model.weight_init import trunc_normal_
@@ -32,7 +31,7 @@ from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 
-from ..common.finite import check_head
+from ..common.finite import check_head, check_instances
 from ..common.keypoint_count import resolve_num_keypoints
 from .transformer import TokenPoseTransformer
 
@@ -213,9 +212,5 @@ class TokenPoseHead(HeatmapHead):
                                  f'{self.out_channels} keypoints')
         out = super().predict(feats, batch_data_samples, test_cfg)
         preds = out[0] if isinstance(out, tuple) else out  # (preds, heatmaps) with output_heatmaps
-        if preds:
-            check_head(
-                dict(keypoints=torch.from_numpy(np.concatenate([p.keypoints for p in preds])),  # (B, K, 2)
-                     keypoint_scores=torch.from_numpy(np.concatenate([p.keypoint_scores for p in preds]))),
-                type(self).__name__, 'prediction', feats)
+        check_instances(preds, type(self).__name__, feats)
         return out
