@@ -36,6 +36,15 @@ from ..common.keypoint_count import resolve_num_keypoints
 from .transformer import TokenPoseTransformer
 
 
+def heatmap_mlp(in_dims: int, hidden_dims: int, num_pixels: int) -> nn.Sequential:
+    """The official heatmap MLP: LN → Linear(in, hidden) → LN → Linear(hidden, Hh·Wh) when
+    ``in_dims <= hidden_dims / 2``, else LN → Linear(in, Hh·Wh)."""
+    if in_dims <= hidden_dims * 0.5:
+        return nn.Sequential(nn.LayerNorm(in_dims), nn.Linear(in_dims, hidden_dims),
+                             nn.LayerNorm(hidden_dims), nn.Linear(hidden_dims, num_pixels))
+    return nn.Sequential(nn.LayerNorm(in_dims), nn.Linear(in_dims, num_pixels))
+
+
 @MODELS.register_module()
 class TokenPoseHead(HeatmapHead):
     """Keypoint tokens + visual tokens in one transformer, decoded to heatmaps.
@@ -118,18 +127,23 @@ class TokenPoseHead(HeatmapHead):
         trunc_normal_(self.keypoint_tokens, std=.02)
         self.positional_encoding = SinePositionalEncoding(
             num_feats=embed_dims // 2, temperature=temperature, normalize=True, scale=2 * math.pi)
-        self.transformer = TokenPoseTransformer(
-            depth=depth, pos_every_layer=pos_every_layer, embed_dims=embed_dims, num_heads=num_heads,
-            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop_rate=drop_rate,
-            attn_drop_rate=attn_drop_rate)
-
+        self.transformer, token_dims = self._build_transformer(
+            depth, dict(pos_every_layer=pos_every_layer, embed_dims=embed_dims, num_heads=num_heads,
+                        mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop_rate=drop_rate,
+                        attn_drop_rate=attn_drop_rate))
         hidden_dims = num_pixels // 8 if hidden_dims is None else hidden_dims
-        if embed_dims <= hidden_dims * 0.5:
-            self.mlp_head = nn.Sequential(
-                nn.LayerNorm(embed_dims), nn.Linear(embed_dims, hidden_dims),
-                nn.LayerNorm(hidden_dims), nn.Linear(hidden_dims, num_pixels))
-        else:
-            self.mlp_head = nn.Sequential(nn.LayerNorm(embed_dims), nn.Linear(embed_dims, num_pixels))
+        self.mlp_head = heatmap_mlp(token_dims, hidden_dims, num_pixels)
+
+    def _build_transformer(self, depth: int, cfg: dict) -> Tuple[nn.Module, int]:
+        """The encoder and the width of the keypoint features it gives the MLP (here D)."""
+        return TokenPoseTransformer(depth=depth, **cfg), cfg['embed_dims']
+
+    def _encode(self, tokens: Tensor, pos: Tensor,
+                need_weights: bool) -> Tuple[Tensor, List[Optional[Tensor]]]:
+        """Args: tokens (B, K+N, D), pos (1, K+N, D). Returns: the output keypoint tokens (B, K, D) and each
+        layer's attention weights (B, M, K+N, K+N) (``None`` unless ``need_weights``)."""
+        tokens, weights = self.transformer(tokens, pos, need_weights)  # (B, K+N, D)
+        return tokens[:, :self.out_channels], weights
 
     @property
     def default_init_cfg(self):
@@ -174,8 +188,8 @@ class TokenPoseHead(HeatmapHead):
         keypoints = self.keypoint_tokens.expand(B, -1, -1)  # (B, K, D)
         tokens = torch.cat([keypoints, visual], dim=1)  # (B, K+N, D)
         pos = self.position_embedding(grid[0], grid[1], tokens)  # (1, K+N, D)
-        tokens, weights = self.transformer(tokens, pos, need_weights)  # (B, K+N, D)
-        heatmaps = self.mlp_head(tokens[:, :self.out_channels]).float()  # (B, K, Hh*Wh), float32 under autocast
+        keypoint_feats, weights = self._encode(tokens, pos, need_weights)  # (B, K, D), or (B, K, 3D) for L
+        heatmaps = self.mlp_head(keypoint_feats).float()  # (B, K, Hh*Wh), float32 under autocast
         heatmaps = heatmaps.reshape(B, self.out_channels, self.heatmap_size[1], self.heatmap_size[0])  # (B, K, Hh, Wh)
         return heatmaps, weights, grid
 

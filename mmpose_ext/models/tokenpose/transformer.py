@@ -121,11 +121,16 @@ class TokenPoseTransformer(BaseModule):
         self.pos_every_layer = pos_every_layer
         self.layers = nn.ModuleList([TokenPoseEncoderLayer(**layer_kwargs) for _ in range(depth)])
 
-    def forward(self, x: Tensor, pos: Tensor,
-                need_weights: bool = False) -> Tuple[Tensor, List[Optional[Tensor]]]:
+    def forward(self, x: Tensor, pos: Tensor, need_weights: bool = False,
+                pos_first: bool = True) -> Tuple[Tensor, List[Optional[Tensor]]]:
         """Args:
             x (B, N, D): keypoint tokens then visual tokens.
             pos (1, N, D): position embedding, zero on the keypoint tokens (they get none).
+            need_weights (bool): Also return each layer's attention weights.
+            pos_first (bool): Add ``pos`` before the first layer. TokenPose-L chains three transformers and
+                the official code adds the embedding to the input of the first one only, then before every
+                layer but the first of each (``'sine-full'``): its second and third transformers run with
+                ``pos_first=False``.
 
         Returns:
             (B, N, D) output tokens and one attention tensor (B, M, N, N) per layer (``None`` unless
@@ -133,7 +138,7 @@ class TokenPoseTransformer(BaseModule):
         """
         weights = []
         for i, layer in enumerate(self.layers):
-            if i == 0 or self.pos_every_layer:
+            if (i == 0 and pos_first) or (i > 0 and self.pos_every_layer):
                 x = x + pos  # out-of-place: the official in-place slice update does not export
             x, w = layer(x, need_weights)
             weights.append(w)
