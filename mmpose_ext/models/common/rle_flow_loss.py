@@ -9,6 +9,10 @@ normalised residual ``ē = (pred − gt) / σ`` with a learned density: a RealNV
 `Poseur` (Mao et al., ECCV 2022) applies the same loss to its coarse stage and to every decoder layer,
 with three differences in its code: σ arrives already positive (no sigmoid in the loss), the flow prior
 is N(0.5, I) instead of N(0, I), and the residual term is ``log(σ√(2π)) + |gt − pred| / (√2·σ)``.
+Normalisation differs too: MMPose's ``RLELoss`` divides the summed loss by the number of instances N,
+Poseur's ``RLELoss_poseur`` by the number of keypoint slots N·K' (``normalize='keypoint'``), where K' is
+the second dimension of the prediction: K for the coarse stage, G·K for a decoder layer with G query groups
+(68 at COCO with 3 noisy groups). Invisible keypoints count in N·K' (their loss is zero, not dropped).
 
 This module reuses MMPose's :class:`~mmpose.models.utils.realnvp.RealNVP` (6 coupling layers,
 alternating masks, 2→64→64→2 nets) and, configured as MMPose's ``RLELoss``, computes the same numbers.
@@ -49,8 +53,10 @@ class RLEFlowLoss(nn.Module):
 
     Args:
         use_target_weight (bool): Multiply the per-keypoint loss by ``target_weight``.
-        size_average (bool): Divide the summed loss by the number of instances N (MMPose and Poseur both
-            normalise by N, not by N·K).
+        size_average (bool): Normalise the summed loss (see ``normalize``); False returns the sum.
+        normalize (str): What ``size_average`` divides by: ``'instance'`` → N (MMPose's ``RLELoss``),
+            ``'keypoint'`` → N·K, every keypoint slot of the prediction (Poseur's official
+            ``RLELoss_poseur``: ``loss.sum() / (B·K')``).
         residual (bool): Add the residual term ``−log Q(ē)`` (RLE's "residual" design).
         q_distribution (str): ``Q``: ``'laplace'`` → ``log(2σ) + |ē|``; ``'gaussian'`` →
             ``log(σ√(2π)) + ē²/2`` (both as MMPose); ``'poseur'`` → ``log(σ√(2π)) + |gt − pred|/(√2σ)``
@@ -65,6 +71,7 @@ class RLEFlowLoss(nn.Module):
     def __init__(self,
                  use_target_weight: bool = False,
                  size_average: bool = True,
+                 normalize: str = 'instance',
                  residual: bool = True,
                  q_distribution: str = 'laplace',
                  sigma_activation: Optional[str] = 'sigmoid',
@@ -75,11 +82,14 @@ class RLEFlowLoss(nn.Module):
         if q_distribution not in _Q_DISTRIBUTIONS:
             raise ValueError(f'RLEFlowLoss: q_distribution must be one of {_Q_DISTRIBUTIONS}, '
                              f'got {q_distribution!r}')
+        if normalize not in ('instance', 'keypoint'):
+            raise ValueError(f"RLEFlowLoss: normalize must be 'instance' or 'keypoint', got {normalize!r}")
         if sigma_activation not in ('sigmoid', None):
             raise ValueError("RLEFlowLoss: sigma_activation must be 'sigmoid' or None, "
                              f'got {sigma_activation!r}')
         self.use_target_weight = use_target_weight
         self.size_average = size_average
+        self.normalize = normalize
         self.residual = residual
         self.q_distribution = q_distribution
         self.sigma_activation = sigma_activation
@@ -176,5 +186,5 @@ class RLEFlowLoss(nn.Module):
             loss = loss * target_weight
 
         if self.size_average:
-            loss = loss / N
+            loss = loss / (N * K if self.normalize == 'keypoint' else N)
         return loss.sum() * self.loss_weight

@@ -9,9 +9,10 @@
     queries + per-keypoint position embedding ──► PoseurQueryDecoder (EMSDA) ──►
         coordinates + σ per decoder layer                                     [RLE loss, shared flow]
 
-Inference keeps the clean group of the last layer; keypoint scores are Laplace integrals of σ
-(:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`), and flip test fuses the two predictions
-with weights ``p**5`` (the official code's ``type2`` fusion). K comes from ``num_keypoints`` or the
+Inference keeps the clean group of the last layer. As the official code, a keypoint's score is
+``1 − mean(σ)`` without flip test, and flip test fuses the two predictions with weights ``p**5``, ``p`` the
+Laplace integral of σ (:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`; the official ``type2``
+fusion); ``score`` and ``flip_fusion`` offer the alternatives. K comes from ``num_keypoints`` or the
 dataset ``metainfo``; nothing assumes 17.
 
 Mixed precision (fp16/bf16 autocast): the official code trains in fp16 with the losses in float32.
@@ -26,6 +27,7 @@ head: its outputs in ``loss`` (before the flows, with the cause: non-finite feat
 or the head itself), the loss terms at the end of ``loss``, the decoded keypoints and scores in
 ``predict``.
 """
+import contextlib
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -43,6 +45,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predic
 from ..common.finite import check_finite, check_head, check_instances
 from ..common.keypoint_count import resolve_num_keypoints
 from ..common.laplace_scorer import LaplaceIntegralScorer
+from ..common.precision import at_least_fp32, fp32_region
 from .coarse_stage import CoarseStage
 from .keypoint_encoder import KeypointEncoder
 from .noisy_reference import NoisyReferenceSampler
@@ -53,9 +56,20 @@ _OUTPUT_NAMES = ('coarse_coords', 'coarse_sigma', 'decoder_coords', 'decoder_sig
 
 
 def _poseur_rle_loss() -> dict:
-    """Poseur's RLE loss (official code): σ already positive, prior N(0.5, I), its residual term."""
+    """Poseur's RLE loss (official ``RLELoss_poseur``): σ already positive, prior N(0.5, I), its residual
+    term, and the sum divided by every keypoint slot, B·K (coarse) or B·G·K (a decoder layer)."""
     return dict(type='RLEFlowLoss', use_target_weight=True, sigma_activation=None, prior_mean=0.5,
-                q_distribution='poseur')
+                q_distribution='poseur', normalize='keypoint')
+
+
+def rle_score(sigma: Tensor) -> Tensor:
+    """RLE's keypoint score ``1 − mean(σ)`` over the axes: (..., 2) → (...), in float32."""
+    return 1.0 - at_least_fp32(sigma).mean(-1)
+
+
+_INIT_SCHEMES = ('official', 'detr')
+_FLIP_FUSIONS = ('laplace', 'default', 'average')
+_SCORES = ('rle', 'laplace')
 
 
 @MODELS.register_module()
@@ -85,7 +99,20 @@ class PoseurHead(BaseHead):
         feedforward_channels (int): FFN width.
         dropout (float): Decoder dropout.
         num_reg_fcs (int): Hidden layers of the per-layer coordinate/σ branches.
-        coord_bias_init (float): Initial bias of the coarse ``fc_coord`` (see ``CoarseStage``).
+        coord_bias_init (float, optional): Initial bias of the coarse ``fc_coord``; None follows
+            ``init_scheme`` (``'official'``: PyTorch's default, ≈ 0; ``'detr'``: 0.5, the image centre).
+        init_scheme (str): How the weights start (see :meth:`init_weights`). ``'official'``: what the
+            official code effectively runs — every ≥ 2-D parameter of the transformer (decoder layers with
+            their EMSDA ``sampling_offsets``/``attention_weights`` weights, FFNs, projections; the keypoint
+            encoder; the query position embedding) Xavier-uniform, EMSDA's per-head value-projection bias
+            Xavier-uniform as an (H, C/H) matrix, the coarse ``fc_coord``/``fc_sigma`` Xavier with gain 1.
+            ``'detr'``: Deformable DETR's scheme as mmcv runs it (zero offset and attention weights, a
+            ring of offset biases), N(0, 1) query embedding, PyTorch's defaults for the FFNs and the
+            self-attention output, coarse layers Xavier with gain 0.01.
+        fp32_decoder (bool): Under mixed precision run the keypoint encoder and the whole query decoder in
+            float32 with autocast off, as the official code does (``force_fp32``); False lets autocast
+            run their matrix products in half precision (EMSDA sampling and the coordinate updates stay
+            float32 islands either way). No effect without autocast.
         noise_cfg (dict, optional): :class:`NoisyReferenceSampler` arguments (default: the official
             3 groups, 4 points, covariance 0.2, ``'official'`` mode); ``num_groups=0`` disables.
         loss_coarse (dict, optional): Loss of the coarse stage (default: Poseur's ``RLEFlowLoss``).
@@ -94,9 +121,15 @@ class PoseurHead(BaseHead):
         decoder (dict, optional): Codec turning normalised coordinates into input-image pixels, e.g.
             ``dict(type='RegressionLabel', input_size=(192, 256))``. Scores come from the head.
         score_cfg (dict, optional): :class:`LaplaceIntegralScorer` arguments (default: radius 0.2,
-            weight 0.7, the official code's reporting score).
-        flip_fusion (str): ``'laplace'``: coordinates weighted by ``score**fusion_power``, scores
-            averaged (official ``type2``); ``'average'``: both averaged (MMPose's RLEHead).
+            weight 0.7, the official code's values).
+        score (str): Keypoint score without flip test: ``'rle'`` → ``1 − mean(σ)`` (the official code's,
+            and MMPose's RLE); ``'laplace'`` → the Laplace integral of σ (the official code uses it only
+            to fuse flip-test predictions).
+        flip_fusion (str): How a flip-test prediction is fused with the plain one. ``'laplace'`` (the
+            official ``type2``): coordinates weighted by ``p**fusion_power`` with ``p`` the Laplace
+            scores, which are averaged; ``'default'`` (the official default, also MMPose's RLEHead):
+            coordinates averaged, scores the mean of the two ``1 − mean(σ)``; ``'average'``: coordinates
+            and Laplace scores averaged.
         fusion_power (float): Exponent of the ``'laplace'`` fusion weights (official: 5).
         init_cfg (dict, optional): MMEngine init config.
     """
@@ -114,12 +147,15 @@ class PoseurHead(BaseHead):
                  feedforward_channels: int = 1024,
                  dropout: float = 0.1,
                  num_reg_fcs: int = 2,
-                 coord_bias_init: float = 0.5,
+                 coord_bias_init: Optional[float] = None,
+                 init_scheme: str = 'official',
+                 fp32_decoder: bool = True,
                  noise_cfg: Optional[dict] = None,
                  loss_coarse: OptConfigType = None,
                  loss_decoder: OptConfigType = None,
                  decoder: OptConfigType = None,
                  score_cfg: Optional[dict] = None,
+                 score: str = 'rle',
                  flip_fusion: str = 'laplace',
                  fusion_power: float = 5.0,
                  init_cfg: OptConfigType = None) -> None:
@@ -127,19 +163,28 @@ class PoseurHead(BaseHead):
         if in_channels != embed_dims:
             raise ValueError(f'PoseurHead: in_channels ({in_channels}) must equal embed_dims '
                              f'({embed_dims}); map the backbone with a neck (ChannelMapper)')
-        if flip_fusion not in ('laplace', 'average'):
-            raise ValueError(f"PoseurHead: flip_fusion must be 'laplace' or 'average', got {flip_fusion!r}")
+        for name, value, choices in (('init_scheme', init_scheme, _INIT_SCHEMES),
+                                     ('flip_fusion', flip_fusion, _FLIP_FUSIONS), ('score', score, _SCORES)):
+            if value not in choices:
+                raise ValueError(f'PoseurHead: {name} must be one of {choices}, got {value!r}')
         self.in_channels = in_channels
         self.num_keypoints = resolve_num_keypoints(num_keypoints, metainfo, 'PoseurHead')
         self.num_levels = num_levels
         self.embed_dims = embed_dims
         self.flip_fusion = flip_fusion
+        self.score = score
         self.fusion_power = float(fusion_power)
+        self.init_scheme = init_scheme
+        self.fp32_decoder = fp32_decoder
+        if coord_bias_init is None and init_scheme == 'detr':
+            coord_bias_init = 0.5
+        self.coord_bias_init = coord_bias_init
 
         self.positional_encoding = SinePositionalEncoding(
             num_feats=embed_dims // 2, normalize=True, offset=-0.5)
         self.level_embeds = nn.Parameter(torch.randn(num_levels, embed_dims))
-        self.coarse_stage = CoarseStage(embed_dims, self.num_keypoints, coord_bias_init)
+        self.coarse_stage = CoarseStage(embed_dims, self.num_keypoints,
+                                        0.5 if coord_bias_init is None else coord_bias_init)
         self.noisy_references = NoisyReferenceSampler(**(noise_cfg if noise_cfg is not None else {}))
         self.keypoint_encoder = KeypointEncoder(embed_dims)
         self.query_pos = nn.Embedding(self.num_keypoints, embed_dims)
@@ -152,6 +197,36 @@ class PoseurHead(BaseHead):
         self.scorer = LaplaceIntegralScorer(**(score_cfg if score_cfg is not None else
                                                dict(radius=0.2, weight=0.7)))
         self.decoder = KEYPOINT_CODECS.build(decoder) if decoder is not None else None
+        self._apply_init_scheme()
+
+    # ------------------------------------------------------------------ initialisation
+    def init_weights(self) -> None:
+        """MMEngine's initialisation of the submodules (EMSDA re-applies Deformable DETR's), then this
+        head's ``init_scheme`` on top, as the official ``PoseurTransformer.init_weights`` runs after its
+        modules were built. With an ``init_cfg`` (e.g. ``Pretrained``) only that applies."""
+        super().init_weights()
+        if self.init_cfg is None:
+            self._apply_init_scheme()
+
+    @torch.no_grad()
+    def _apply_init_scheme(self) -> None:
+        """Re-initialise for ``init_scheme`` (see the class docstring); ``'detr'`` is what the modules
+        do when built, so only the coarse bias needs setting there."""
+        coarse = self.coarse_stage
+        if self.init_scheme == 'official':
+            for module in (self.keypoint_encoder, self.query_pos, *self.query_decoder.layers):
+                for p in module.parameters():
+                    if p.dim() > 1:
+                        nn.init.xavier_uniform_(p)
+            for layer in self.query_decoder.layers:
+                attn = layer.cross_attn  # official: a per-head (H, C/H) value-projection bias, ≥ 2-D
+                nn.init.xavier_uniform_(attn.value_proj.bias.view(attn.num_heads, -1))
+            for fc in (coarse.fc_coord, coarse.fc_sigma):
+                nn.init.xavier_uniform_(fc.weight, gain=1.0)
+                fan_in = fc.weight.shape[1]  # the bias keeps PyTorch's default U(±1/√fan_in)
+                nn.init.uniform_(fc.bias, -fan_in**-0.5, fan_in**-0.5)
+        if self.coord_bias_init is not None:
+            nn.init.constant_(coarse.fc_coord.bias, self.coord_bias_init)
 
     # ------------------------------------------------------------------ forward
     def _memory(self, feats: Sequence[Tensor]) -> Tuple[Tensor, list]:
@@ -192,10 +267,13 @@ class PoseurHead(BaseHead):
         if self.training and self.noisy_references.num_groups > 0:
             ref = torch.cat([ref, self.noisy_references(ref)], 1)  # (B, G*K, 2)
             groups += self.noisy_references.num_groups
-        query = self.keypoint_encoder(ref)  # (B, G*K, C)
-        B = query.shape[0]
-        query_pos = self.query_pos.weight.repeat(groups, 1)[None].expand(B, -1, -1)  # (B, G*K, C)
-        dec_coords, dec_sigma = self.query_decoder(query, query_pos, memory, ref, sizes, groups)
+        with fp32_region(memory.device) if self.fp32_decoder else contextlib.nullcontext():
+            if self.fp32_decoder:
+                memory = at_least_fp32(memory)
+            query = self.keypoint_encoder(ref)  # (B, G*K, C)
+            B = query.shape[0]
+            query_pos = self.query_pos.weight.repeat(groups, 1)[None].expand(B, -1, -1)  # (B, G*K, C)
+            dec_coords, dec_sigma = self.query_decoder(query, query_pos, memory, ref, sizes, groups)
         return coarse_coords, coarse_sigma, dec_coords, dec_sigma
 
     def _final(self, feats) -> Tuple[Tensor, Tensor]:
@@ -215,6 +293,8 @@ class PoseurHead(BaseHead):
         Returns:
             tuple: fused coordinates (B, K, 2) and scores (B, K).
         """
+        if self.flip_fusion == 'default':
+            return (coords + coords_flip) * 0.5, (rle_score(sigma) + rle_score(sigma_flip)) * 0.5
         p, p_flip = self.scorer(sigma), self.scorer(sigma_flip)  # (B, K)
         if self.flip_fusion == 'average':
             return (coords + coords_flip) * 0.5, (p + p_flip) * 0.5
@@ -227,8 +307,14 @@ class PoseurHead(BaseHead):
                 feats: Union[Tuple[Tensor], list],
                 batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Predictions:
-        """Keypoints (input-image pixels, via the codec) and Laplace scores, with optional flip test
-        (``feats`` is then ``[feats, feats_of_flipped_images]``)."""
+        """Keypoints (input-image pixels, via the codec) and scores (``score`` without flip test,
+        ``flip_fusion``'s with it; ``feats`` is then ``[feats, feats_of_flipped_images]``).
+
+        The flipped prediction is mapped back with MMPose's ``flip_coordinates``: with ``shift_coords``
+        ``x ↦ W − 1 − x`` in input pixels, the exact mirror of the image flip (pixel i ↦ W − 1 − i) under
+        the pixel-centre convention of MMPose's codecs. The official code shifts the flipped-back x by a
+        fixed +0.5 px instead, which is off the mirror by half a pixel (0.26 % of a 192 px crop).
+        """
         if test_cfg.get('flip_test', False):
             assert isinstance(feats, list) and len(feats) == 2
             flip_indices = batch_data_samples[0].metainfo['flip_indices']
@@ -243,7 +329,7 @@ class PoseurHead(BaseHead):
             coords, scores = self.fuse_flip(coords, sigma, flipped[..., :2], flipped[..., 2:])
         else:
             coords, sigma = self._final(feats)
-            scores = self.scorer(sigma)  # (B, K)
+            scores = self.scorer(sigma) if self.score == 'laplace' else rle_score(sigma)  # (B, K)
 
         preds = self.decode(coords.unsqueeze(1))  # codec: normalised → input pixels, (1, K, 2) each
         for pred, score in zip(preds, to_numpy(scores)):

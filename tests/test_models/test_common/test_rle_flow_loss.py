@@ -70,10 +70,13 @@ def test_by_hand_laplace_single_keypoint():
     assert loss(pred, sigma, target).item() == pytest.approx(expected, rel=1e-6)
 
 
-def test_by_hand_poseur_variant():
-    # Poseur: σ already positive, prior N(0.5, I), residual log(σ√(2π)) + |gt − pred| / (√2 σ).
+@pytest.mark.parametrize('normalize, count', [('instance', 1), ('keypoint', 2)])
+def test_by_hand_poseur_variant(normalize, count):
+    # Poseur: σ already positive, prior N(0.5, I), residual log(σ√(2π)) + |gt − pred| / (√2 σ); divided by
+    # N = 1 (MMPose's normalisation) or by N·K = 2 slots (the official RLELoss_poseur's: the invisible
+    # keypoint counts although its loss is zero).
     loss = RLEFlowLoss(use_target_weight=True, sigma_activation=None, prior_mean=0.5,
-                       q_distribution='poseur')
+                       q_distribution='poseur', normalize=normalize)
     _identity_flow(loss)
     pred = torch.tensor([[[0.6, 0.3], [0.0, 0.0]]])
     target = torch.tensor([[[0.5, 0.5], [0.9, 0.9]]])
@@ -82,8 +85,48 @@ def test_by_hand_poseur_variant():
     e = (0.1 / 0.25, -0.2 / 0.5)  # (0.4, −0.4)
     log_g = -math.log(2 * math.pi) - ((e[0] - 0.5)**2 + (e[1] - 0.5)**2) / 2
     expected = sum(math.log(s) - log_g + math.log(s * math.sqrt(2 * math.pi)) + d / (math.sqrt(2) * s)
-                   for s, d in ((0.25, 0.1), (0.5, 0.2)))
+                   for s, d in ((0.25, 0.1), (0.5, 0.2))) / count
     assert loss(pred, sigma, target, weight).item() == pytest.approx(expected, rel=1e-5)
+
+
+def _official_poseur_rle(pred, sigma, gt, weight, log_phi):
+    """The official ``RLELoss_poseur`` written from its formula (float64 numpy): with ``ē = (pred − gt)/σ``,
+    ``nf = log σ − log G(ē)``, ``logQ = log(σ√(2π)) + |gt − pred| / (√2·σ + 1e-9)``, and
+    ``loss = Σ(nf·w + logQ·w) / (B·K')`` with K' the prediction's second dimension."""
+    B, K = pred.shape[:2]
+    nf = np.log(sigma) - log_phi[..., None]
+    log_q = np.log(sigma * math.sqrt(2 * math.pi)) + np.abs(gt - pred) / (math.sqrt(2) * sigma + 1e-9)
+    return (nf * weight + log_q * weight).sum() / (B * K)
+
+
+@pytest.mark.parametrize('K', [17, 68, 14])  # the coarse stage, a decoder layer with 4 groups, CrowdPose
+def test_poseur_normalisation_is_the_official_per_keypoint_one(K):
+    """``normalize='keypoint'`` is the official Poseur loss: Σ / (B·K'), with a trained-looking flow."""
+    torch.manual_seed(K)
+    loss = RLEFlowLoss(use_target_weight=True, sigma_activation=None, prior_mean=0.5,
+                       q_distribution='poseur', normalize='keypoint').double()
+    _randomise(loss.flow_model)
+    B = 3
+    pred = torch.rand(B, K, 2, dtype=torch.float64)
+    gt = pred + 0.05 * torch.randn(B, K, 2, dtype=torch.float64)
+    sigma = torch.rand(B, K, 2, dtype=torch.float64) * 0.3 + 0.01
+    weight = (torch.rand(B, K, 1) > 0.3).double()
+    with torch.no_grad():
+        log_phi = loss.flow_model.log_prob(((pred - gt) / sigma).reshape(-1, 2)).reshape(B, K).numpy()
+        got = loss(pred, sigma, gt, weight).item()
+    expected = _official_poseur_rle(pred.numpy(), sigma.numpy(), gt.numpy(), weight.numpy(), log_phi)
+    assert got == pytest.approx(expected, rel=1e-6)  # ours divides ē by σ + 1e-9 (as MMPose), theirs by σ
+    # MMPose's normalisation of the same sum is K times larger
+    per_instance = RLEFlowLoss(use_target_weight=True, sigma_activation=None, prior_mean=0.5,
+                               q_distribution='poseur').double()
+    per_instance.load_state_dict(loss.state_dict())
+    with torch.no_grad():
+        assert per_instance(pred, sigma, gt, weight).item() == pytest.approx(got * K, rel=1e-12)
+
+
+def test_normalize_must_be_known():
+    with pytest.raises(ValueError, match='normalize'):
+        RLEFlowLoss(normalize='batch')
 
 
 def test_prior_mean_moves_the_flow_prior():

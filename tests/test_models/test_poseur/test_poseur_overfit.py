@@ -1,11 +1,15 @@
 """Learning check: a small Poseur overfits a fixed batch of the bundled COCO images.
 
 12 annotated people from data/fixtures/coco, cropped to 64×48 with MMPose's top-down pipeline, trained
-for 50 AdamW steps (lr 2e-3, noisy groups on, dropout off). Measured on this machine: mean keypoint error
-of the final decoder layer 0.247 → 0.057 (normalised units, ×4.4 lower), total loss 586 → −472, PCK@0.05
-0.05 → 0.62. The test asserts a ≥ 3× lower error, an error below 0.1 and a loss at least 300 lower
-(the RLE loss is a negative log-likelihood and turns negative, so a ratio of losses means nothing).
+for 50 AdamW steps (lr 2e-3, noisy groups on, dropout off), with both initialisations. Measured on this
+machine (mean keypoint error of the final decoder layer in normalised units; total of the per-keypoint
+normalised RLE losses): official init 0.665 → 0.126 (×5.3; it starts with every coarse keypoint near the
+top-left corner), loss 24.4 → −5.4; DETR-style init 0.247 → 0.052 (×4.8), loss 11.5 → −11.9. The test
+asserts a ≥ 3× lower error, an error below 0.15 (official) / 0.1 (DETR) and a loss at least 10 lower (the
+RLE loss is a negative log-likelihood and turns negative, so a ratio of losses means nothing). This is a
+smoke test of the training mechanics on the training images, not evidence of learning.
 """
+import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
@@ -23,8 +27,10 @@ def _batch(root, input_size, dataset_type='CocoDataset', ann_file='test_coco.jso
     return pseudo_collate([dataset[i] for i in range(len(dataset))])
 
 
-def test_small_poseur_overfits_the_bundled_images(poseur_cfg, coco_fixtures):
-    model = MODELS.build(poseur_cfg(num_keypoints=17, dropout=0.0))
+@pytest.mark.parametrize('init_scheme, max_error', [('official', 0.15), ('detr', 0.1)])
+def test_small_poseur_overfits_the_bundled_images(poseur_cfg, coco_fixtures, init_scheme, max_error):
+    torch.manual_seed(0)
+    model = MODELS.build(poseur_cfg(num_keypoints=17, dropout=0.0, init_scheme=init_scheme))
     model.init_weights()
     data = model.data_preprocessor(_batch(coco_fixtures, (48, 64)), training=True)
     inputs, samples = data['inputs'], data['data_samples']
@@ -51,8 +57,8 @@ def test_small_poseur_overfits_the_bundled_images(poseur_cfg, coco_fixtures):
     error_after = mean_error()
     assert all(torch.isfinite(torch.tensor(losses)))
     assert error_after * 3 <= error_before, (error_before, error_after)
-    assert error_after < 0.1, error_after
-    assert losses[-1] < losses[0] - 300, (losses[0], losses[-1])
+    assert error_after < max_error, error_after
+    assert losses[-1] < losses[0] - 10, (losses[0], losses[-1])
 
 
 def test_crowdpose_images_train_a_14_keypoint_head(poseur_cfg, crowdpose_fixtures):
