@@ -1,6 +1,7 @@
 # SCAI stage 1: train the prediction (Φ) and feedback (Γ) networks on MMPose's frozen SimpleBaseline
 # ResNet-50 (td-hm_res50, COCO 256x192, AP 71.8 in MMPose's model zoo). Φ and Γ train on alternating
-# iterations with Adam lr 1e-3, ×0.97 per epoch, batch 32 (the paper's recipe; epochs are ours).
+# iterations with Adam lr 1e-3, ×0.97 per epoch, batch 32 (the paper's recipe; the epochs, 20, are ours, and the
+# widths and other choices the paper leaves open are listed in projects/scai/README.md).
 # Everything else — data, pipelines, evaluation — is MMPose's td-hm_res50 config, whose `model` becomes
 # the wrapped `base_model`. Next: scai-c_td-hm-res50_1xb64-20e_coco-256x192.py (the correction network).
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py']
