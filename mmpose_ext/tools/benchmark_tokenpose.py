@@ -1,7 +1,10 @@
-"""Parameters, FLOPs and CPU latency of TokenPose (S-v1, S-v2, B) vs MMPose's SimpleBaseline ResNet-50
+"""Parameters, FLOPs and CPU latency of TokenPose (T, S-v1, S-v2, B, L/D24) vs MMPose's SimpleBaseline ResNet-50
 heatmap model, all at 256×192 and built from their configs (random weights).
 
     python -m mmpose_ext.tools.benchmark_tokenpose [--runs 20] [--threads 2] [--models s-v1 r50]
+
+Parameters count everything the model holds: for B and L/D24 that includes the fuse layers of MMPose's last
+stage-3 HRNet module into branches 1-2, which reach no output (0.15 M / 0.33 M; see their configs).
 
 FLOPs are MMEngine's ``FlopAnalyzer`` count of the inference path (backbone → neck → head.forward, no
 flip test); like fvcore and the papers' tables, one multiply-add counts as one FLOP. Latency: batch 1,
@@ -15,12 +18,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = {
+    't': REPO / 'configs/tokenpose/tokenpose-t_image-patch_4xb32-300e_coco-256x192.py',
     's-v1': REPO / 'configs/tokenpose/tokenpose-s-v1_stem_4xb32-300e_coco-256x192.py',
     's-v2': REPO / 'configs/tokenpose/tokenpose-s-v2_stem_4xb12-300e_coco-256x192.py',
     'b': REPO / 'configs/tokenpose/tokenpose-b_hrnet-w32-stage3_4xb32-300e_coco-256x192.py',
+    'l-d24': REPO / 'configs/tokenpose/tokenpose-l-d24_hrnet-w48-stage3_4xb16-300e_coco-256x192.py',
     'r50': 'body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py',  # MMPose's
 }
-NAMES = {'s-v1': 'TokenPose-S-v1', 's-v2': 'TokenPose-S-v2', 'b': 'TokenPose-B', 'r50': 'SimpleBaseline-R50'}
+NAMES = {'t': 'TokenPose-T', 's-v1': 'TokenPose-S-v1', 's-v2': 'TokenPose-S-v2', 'b': 'TokenPose-B',
+         'l-d24': 'TokenPose-L/D24', 'r50': 'SimpleBaseline-R50'}
 
 
 def parse_args(argv=None):
