@@ -207,6 +207,11 @@ _RTMO_SINE_CC_HEAD = dict(
     loss_vis=dict(type='BCELoss', use_target_weight=True, reduction='mean'),
     loss_mle=dict(type='CoordMLELoss'))
 
+def _run_tokenpose_image_input(backbone):
+    x = torch.randn(2, 3, 8, 6, requires_grad=True)
+    return backbone(x)[0].square().mean(), (x, )
+
+
 MODEL_CASES = {
     'PoseurHead': (dict(type='PoseurHead', in_channels=16, embed_dims=16, num_heads=2, num_levels=2,
                         num_points=2, num_decoder_layers=2, feedforward_channels=32,
@@ -232,6 +237,10 @@ MODEL_CASES = {
     'TokenPoseHead': (dict(type='TokenPoseHead', in_channels=8, out_channels=5, patch_size=(2, 2),
                            heatmap_size=(6, 8), embed_dims=16, depth=2, num_heads=2, hidden_dims=32),
                       _run_tokenpose_head),
+    'TokenPoseLHead': (dict(type='TokenPoseLHead', in_channels=8, out_channels=5, patch_size=(2, 2),
+                            heatmap_size=(6, 8), embed_dims=16, depth=(1, 1), num_heads=2, hidden_dims=32),
+                       _run_tokenpose_head),
+    'TokenPoseImageInput': (dict(type='TokenPoseImageInput'), _run_tokenpose_image_input),
     'TokenPoseStem': (dict(type='TokenPoseStem', stem_channels=8, out_channels=16, num_blocks=2),
                       _run_tokenpose_stem),
     'DynamicCoordinateClassifier': (dict(type='DynamicCoordinateClassifier', in_channels=32, num_keypoints=17,

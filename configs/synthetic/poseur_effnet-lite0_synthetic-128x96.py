@@ -1,8 +1,10 @@
 # Ours: Poseur (ECCV 2022) on the shared synthetic setting. Lite0's stages 2, 4 and 6 (strides 8, 16, 32:
 # 16x12, 8x6 and 4x3 maps at 128x96) through a ChannelMapper neck to the head's width, as our COCO Poseur
-# (configs/poseur/poseur_res50_...: EMSDA query decoder, noisy reference points, per-layer RLE flow losses,
-# Laplace scores) at the paper's head size (256-d, 6 decoder layers), with the official AdamW and its 0.1 lr
+# (configs/poseur/poseur_res50_...: EMSDA query decoder, noisy reference points, per-layer RLE flow losses
+# divided per keypoint slot, the official effective init, scores 1 - mean sigma, the official 'default' flip
+# fusion) at the paper's head size (256-d, 6 decoder layers), with the official AdamW and its 0.1 lr
 # multiplier on the sampling offsets, in fp32. Codec, data and augmentation: td-reg_rle_effnet-lite0_...
+# The DETR-style initialisation is the ablation poseur_effnet-lite0_init-detr_synthetic-128x96.py.
 _base_ = ['./td-reg_rle_effnet-lite0_synthetic-128x96.py']
 
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'sampling_offsets': dict(lr_mult=0.1)}))
@@ -32,11 +34,13 @@ model = dict(
         noise_cfg=dict(num_groups=3, num_noisy_points=4, noise_cov=0.2, offset_clip=1.0,
                        point_range=(-0.7, 1.7), mode='official'),
         loss_coarse=dict(type='RLEFlowLoss', use_target_weight=True, sigma_activation=None,
-                         prior_mean=0.5, q_distribution='poseur'),
+                         prior_mean=0.5, q_distribution='poseur', normalize='keypoint'),
         loss_decoder=dict(type='RLEFlowLoss', use_target_weight=True, sigma_activation=None,
-                          prior_mean=0.5, q_distribution='poseur'),
+                          prior_mean=0.5, q_distribution='poseur', normalize='keypoint'),
+        init_scheme='official',
+        score='rle',
         score_cfg=dict(radius=0.2, weight=0.7),
-        flip_fusion='laplace',
+        flip_fusion='default',
         decoder={{_base_.codec}}),
     test_cfg=dict(flip_test=True, shift_coords=True))
 

@@ -1,5 +1,6 @@
-"""Datasets of mmpose_ext: the synthetic human-figure generator, and the annotation checks
-(``AnnotationCheckHook``, registered in MMPose's ``HOOKS``)."""
+"""Datasets of mmpose_ext: the synthetic human-figure generator, the annotation checks
+(``AnnotationCheckHook``, registered in MMPose's ``HOOKS``) and data transforms (``EllipseCutout``)."""
 from .checks import AnnotationCheckHook, AnnotationError, check_annotations
+from .transforms import EllipseCutout
 
-__all__ = ['AnnotationCheckHook', 'AnnotationError', 'check_annotations']
+__all__ = ['AnnotationCheckHook', 'AnnotationError', 'check_annotations', 'EllipseCutout']
