@@ -9,18 +9,20 @@
     queries + per-keypoint position embedding ──► PoseurQueryDecoder (EMSDA) ──►
         coordinates + σ per decoder layer                                     [RLE loss, shared flow]
 
-Inference keeps the clean group of the last layer. As the official code, a keypoint's score is
-``1 − mean(σ)`` without flip test, and flip test fuses the two predictions with weights ``p**5``, ``p`` the
-Laplace integral of σ (:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`; the official ``type2``
-fusion); ``score`` and ``flip_fusion`` offer the alternatives. K comes from ``num_keypoints`` or the
-dataset ``metainfo``; nothing assumes 17.
+Inference keeps the clean group of the last layer. As the official code and its COCO configs, a keypoint's
+score is ``1 − mean(σ)``, and flip test averages the two predictions and their scores; ``score='laplace'``
+scores by the Laplace integral of σ (:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`) and
+``flip_fusion='laplace'`` is the official ``type2`` fusion, weights ``p**5`` of the Laplace scores. K comes
+from ``num_keypoints`` or the dataset ``metainfo``; nothing assumes 17.
 
-Mixed precision (fp16/bf16 autocast): the official code trains in fp16 with the losses in float32.
-Here the transformer, the branches and every Linear follow autocast, and four float32 islands keep the
-numbers that need the digits: EMSDA's sampling locations, softmax and weighted bilinear sum
-(:meth:`~mmpose_ext.models.common.EMSDA.sample`); the coordinate/σ updates of every layer (coordinates
-and σ leave the head in float32); the RLE flow losses (:class:`~mmpose_ext.models.common.RLEFlowLoss`);
-the Laplace scores, flip fusion and decoding.
+Mixed precision (fp16/bf16 autocast): the official code trains in fp16 with the decoder and the losses in
+float32. Here, by default (``fp32_decoder=True``), so does this head: the keypoint encoder and the query
+decoder run with autocast off. With ``fp32_decoder=False`` the transformer, the branches and every Linear
+follow autocast, and float32 islands keep the numbers that need the digits: EMSDA's sampling locations,
+softmax and weighted bilinear sum (:meth:`~mmpose_ext.models.common.EMSDA.sample`); the coordinate/σ
+updates of every layer (coordinates and σ leave the head in float32). Either way the coarse stage's Linear
+layers follow autocast (their outputs are float32), and the RLE flow losses
+(:class:`~mmpose_ext.models.common.RLEFlowLoss`), the scores, flip fusion and decoding are float32.
 
 Non-finite values stop the step with a :class:`~mmpose_ext.models.common.NonFiniteError` naming the
 head: its outputs in ``loss`` (before the flows, with the cause: non-finite features reaching the head,
@@ -125,11 +127,11 @@ class PoseurHead(BaseHead):
         score (str): Keypoint score without flip test: ``'rle'`` → ``1 − mean(σ)`` (the official code's,
             and MMPose's RLE); ``'laplace'`` → the Laplace integral of σ (the official code uses it only
             to fuse flip-test predictions).
-        flip_fusion (str): How a flip-test prediction is fused with the plain one. ``'laplace'`` (the
-            official ``type2``): coordinates weighted by ``p**fusion_power`` with ``p`` the Laplace
-            scores, which are averaged; ``'default'`` (the official default, also MMPose's RLEHead):
-            coordinates averaged, scores the mean of the two ``1 − mean(σ)``; ``'average'``: coordinates
-            and Laplace scores averaged.
+        flip_fusion (str): How a flip-test prediction is fused with the plain one. ``'default'`` (the
+            official ``post_process='default'`` of its COCO configs, also MMPose's RLEHead): coordinates
+            averaged, scores the mean of the two ``1 − mean(σ)``; ``'laplace'`` (the official ``type2``):
+            coordinates weighted by ``p**fusion_power`` with ``p`` the Laplace scores, which are averaged;
+            ``'average'``: coordinates and Laplace scores averaged.
         fusion_power (float): Exponent of the ``'laplace'`` fusion weights (official: 5).
         init_cfg (dict, optional): MMEngine init config.
     """
@@ -156,7 +158,7 @@ class PoseurHead(BaseHead):
                  decoder: OptConfigType = None,
                  score_cfg: Optional[dict] = None,
                  score: str = 'rle',
-                 flip_fusion: str = 'laplace',
+                 flip_fusion: str = 'default',
                  fusion_power: float = 5.0,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)

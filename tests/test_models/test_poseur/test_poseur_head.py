@@ -117,7 +117,7 @@ def test_decoder_layer_equals_mmcv_base_transformer_layer():
 
 
 def test_flip_fusion_by_hand(poseur_cfg):
-    head = MODELS.build(poseur_cfg(num_keypoints=2)).head
+    head = MODELS.build(poseur_cfg(num_keypoints=2, flip_fusion='laplace')).head
     coords = torch.tensor([[[0.2, 0.3], [0.6, 0.6]]])
     coords_flip = torch.tensor([[[0.4, 0.5], [0.6, 0.6]]])
     sigma = torch.tensor([[[0.1, 0.1], [0.05, 0.05]]])
