@@ -4,10 +4,11 @@ from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, RTMOSineCCHead
 from .poseur import PoseurHead
 from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet, SCAIHeatmapLoss, SCAIPoseEstimator,
                    SCAIPredictionNet)
-from .tokenpose import TokenPoseHead, TokenPoseStem
+from .tokenpose import TokenPoseHead, TokenPoseImageInput, TokenPoseLHead, TokenPoseStem
 
 __all__ = [
     'CoordMLELoss', 'DynamicCoordinateClassifier', 'EfficientNetLite', 'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead',
     'RLEFlowLoss', 'RTMOSineCCHead', 'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss',
-    'SCAIPoseEstimator', 'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseStem'
+    'SCAIPoseEstimator', 'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseImageInput',
+    'TokenPoseLHead', 'TokenPoseStem'
 ]
