@@ -10,7 +10,9 @@ saw: the held-out generated split and the real COCO images bundled in ``data/fix
 reports MMPose's CocoMetric (AP) and our BoxNormalizedPoseMetric (bbox-normalised PCK@0.1/0.2, error / box
 size, left/right swap rate), beside the no-skill baseline (the training set's mean pose in every box). It then
 draws the predictions on a held-out image and a real one with MMPose's visualizer, exports the network to
-ONNX, checks it against onnxruntime, and writes ``summary.json``. A config without a ``synthetic`` dict
+ONNX (a self-describing file: preprocessing, crop, codec, score rule and skeleton in its metadata), checks it
+against onnxruntime, runs it on the real images with ``mmpose_ext_runtime`` (numpy + OpenCV + onnxruntime, no
+torch) and compares those keypoints with PyTorch's (:func:`runtime_check`), and writes ``summary.json``. A config without a ``synthetic`` dict
 (e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and tests on the bundled real images instead.
 """
 import argparse
@@ -107,6 +109,46 @@ def summarise(metrics: dict, prefix: str) -> dict:
             if f'{prefix}/{key}' in metrics}
 
 
+def runtime_check(model, onnx_paths: dict, image_dir: Path, ann_file: Path, out_dir: Path) -> dict:
+    """Run ``mmpose_ext_runtime`` on each exported file over the images of ``image_dir`` with the people of
+    ``ann_file``; compare with MMPose's ``inference_topdown`` on the same boxes without flip test (the
+    exported graph has none). Returns the max keypoint difference in image pixels per file, the max score
+    difference, the counts and the seconds spent."""
+    import copy
+
+    from mmpose.apis import inference_topdown
+
+    import mmpose_ext_runtime
+
+    t0 = time.time()
+    runs = {name: mmpose_ext_runtime.run(path, image_dir, ann_file, out_dir / name, draw_images=(name == 'raw'))
+            for name, path in onnx_paths.items()}
+    test_cfg = model.test_cfg
+    model.test_cfg = dict(copy.deepcopy(test_cfg), flip_test=False)
+    try:
+        refs = {}
+        for item in next(iter(runs.values()))['images']:
+            boxes = gt_boxes(ann_file, Path(item['file']))
+            refs[item['file']] = inference_topdown(model, item['file'], boxes, bbox_format='xyxy') if len(boxes) else []
+    finally:
+        model.test_cfg = test_cfg
+    report = dict(images=len(refs), instances=sum(len(r) for r in refs.values()))
+    for name, run in runs.items():
+        kpt_diff, score_diff = 0.0, 0.0
+        for item in run['images']:
+            ref = refs[item['file']]
+            if not len(ref):
+                continue
+            ref_k = np.concatenate([r.pred_instances.keypoints for r in ref])
+            ref_s = np.concatenate([r.pred_instances.keypoint_scores for r in ref])
+            kpt_diff = max(kpt_diff, float(np.abs(ref_k - item['keypoints']).max()))
+            score_diff = max(score_diff, float(np.abs(ref_s - item['keypoint_scores']).max()))
+        report[name] = dict(max_keypoint_px_diff=kpt_diff, max_score_diff=score_diff,
+                            predictions=str(out_dir / name / 'predictions.json'))
+    report['seconds'] = round(time.time() - t0, 2)
+    return report
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import mmpose_ext  # noqa: F401  (registers our modules)
@@ -116,7 +158,7 @@ def main(argv=None) -> dict:
     from mmpose_ext.benchmark import evaluate_on, real_test_set
     from mmpose_ext.checkpoint import init_model_strict
     from mmpose_ext.datasets.synthetic import ensure_for_config
-    from mmpose_ext.deploy import check_onnx, export_onnx
+    from mmpose_ext.deploy import check_onnx, decodable_in_graph, export_onnx
     from mmpose_ext.evaluation import evaluate_no_skill
 
     t0 = time.time()
@@ -162,9 +204,18 @@ def main(argv=None) -> dict:
         summary['visualisations'].append(dict(file=str(png), instances_drawn=n))
 
     w, h = cfg.codec.input_size
-    onnx_path = export_onnx(model, work_dir / 'model.onnx', input_shape=(1, 3, h, w))
-    summary.update(onnx=str(onnx_path), onnx_max_abs_diff=check_onnx(model, onnx_path, torch.randn(2, 3, h, w)),
-                   total_seconds=round(time.time() - t0, 1))
+    t_onnx = time.time()
+    onnx_path = export_onnx(model, work_dir / 'model.onnx', input_shape=(1, 3, h, w), cfg=cfg)  # + metadata
+    summary.update(onnx=str(onnx_path), onnx_max_abs_diff=check_onnx(model, onnx_path, torch.randn(2, 3, h, w)))
+    # the same network with its decoding in the graph, then both run by the torch-free runtime on the real images
+    onnx_paths = dict(raw=onnx_path)
+    if decodable_in_graph(model):
+        onnx_paths['decoded'] = export_onnx(model, work_dir / 'model_decoded.onnx', input_shape=(1, 3, h, w),
+                                            cfg=cfg, decode=True)
+    summary['onnx_runtime'] = runtime_check(model, onnx_paths, FIXTURES, FIXTURES / 'test_coco.json',
+                                            work_dir / 'runtime')
+    summary['onnx_runtime']['export_and_check_seconds'] = round(time.time() - t_onnx, 2)
+    summary['total_seconds'] = round(time.time() - t0, 1)
     (work_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     print('\n==> mmpose_ext demo finished')
     if synthetic:
@@ -176,8 +227,13 @@ def main(argv=None) -> dict:
             print(f'    {label:28s}' + ''.join(f'{row.get(name, float("nan")):9.3f}'
                                                 for name in SUMMARY_KEYS.values()))
     for key, value in summary.items():
-        if key not in ('heldout', 'real', 'no_skill'):
+        if key not in ('heldout', 'real', 'no_skill', 'onnx_runtime'):
             print(f'    {key:18s} {value}')
+    rt = summary['onnx_runtime']
+    print(f"    {'onnx_runtime':18s} mmpose_ext_runtime (numpy + cv2 + onnxruntime) vs PyTorch (no flip), "
+          f"{rt['instances']} people in {rt['images']} real images: " +
+          ', '.join(f"{name} graph max |Δ| {rt[name]['max_keypoint_px_diff']:.2e} px (scores {rt[name]['max_score_diff']:.1e})"
+                    for name in ('raw', 'decoded') if name in rt) + f"; {rt['export_and_check_seconds']} s")
     print(f'    summary written to {work_dir / "summary.json"}')
     return summary
 

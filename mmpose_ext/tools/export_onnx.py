@@ -1,11 +1,15 @@
-"""Export a top-down model's inference path (backbone → neck → head.forward) to ONNX and check it
-against onnxruntime.
+"""Export a pose model's inference path (backbone → neck → head.forward, or with ``--decode`` the head's
+decoding too) to a self-describing ONNX file and check it against onnxruntime.
 
-    python -m mmpose_ext.tools.export_onnx CONFIG [--checkpoint CKPT] [--out model.onnx] [--opset 17]
+    python -m mmpose_ext.tools.export_onnx CONFIG [--checkpoint CKPT] [--out model.onnx] [--opset 17] [--decode]
 
-Works for any of our top-down configs (Poseur needs opset >= 16 for ``GridSample``). The checkpoint is
-loaded strictly (``mmpose_ext.checkpoint.CheckpointError`` lists the keys that do not match). Prints the
-outputs' shapes and the max |ONNX − PyTorch| on a random batch of two; exits non-zero above ``--tol``.
+Works for any of our top-down configs (Poseur needs opset >= 16 for ``GridSample``) and the one-stage
+RTMO-style configs. The file's ``metadata_props`` describe the input, crop, codec, score rule and skeleton
+(``mmpose_ext.deploy``), so ``python -m mmpose_ext_runtime model.onnx IMAGES`` runs it with numpy, OpenCV and
+onnxruntime alone. With ``--decode`` the graph outputs keypoints in crop pixels and scores (one-stage: the
+instances kept by the score threshold and NMS); DARK/UDP codecs stay raw (a warning says so). The
+checkpoint is loaded strictly (``mmpose_ext.checkpoint.CheckpointError`` lists the keys that do not match).
+Prints the max |ONNX − PyTorch| on a random batch of two; exits non-zero above ``--tol``.
 """
 import argparse
 import sys
@@ -20,6 +24,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='model.onnx')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--tol', type=float, default=1e-4)
+    parser.add_argument('--decode', action='store_true',
+                        help='decode in the graph: keypoints (crop pixels) + scores; one-stage: threshold + NMS')
     return parser.parse_args(argv)
 
 
@@ -35,10 +41,12 @@ def main(argv=None) -> float:
     if args.checkpoint is None and cfg.model.backbone.get('init_cfg'):
         cfg.model.backbone.init_cfg = None  # no download for a random-weights export
     model = init_model_strict(cfg, args.checkpoint, device='cpu')  # a mismatched checkpoint is an error
-    w, h = cfg.codec.input_size
-    path = export_onnx(model, args.out, input_shape=(1, 3, h, w), opset=args.opset)
-    max_diff = check_onnx(model, path, torch.randn(2, 3, h, w))
-    print(f'exported {path} (opset {args.opset}); max |onnxruntime - torch| = {max_diff:.3e}')
+    w, h = cfg.codec.input_size if 'codec' in cfg else cfg.model.test_cfg.input_size
+    path = export_onnx(model, args.out, input_shape=(1, 3, h, w), opset=args.opset, decode=args.decode, cfg=cfg)
+    inputs = torch.randn(2, 3, h, w) if 'codec' in cfg else torch.rand(2, 3, h, w) * 255
+    max_diff = check_onnx(model, path, inputs)
+    print(f'exported {path} (opset {args.opset}{", decoded" if args.decode else ""}); '
+          f'max |onnxruntime - torch| = {max_diff:.3e}')
     if max_diff > args.tol:
         print(f'FAILED: above the tolerance {args.tol}', file=sys.stderr)
         sys.exit(1)

@@ -8,6 +8,16 @@ from mmpose_ext.tools import demo
 KEYS = {'AP', 'AP50', 'PCK@0.1', 'PCK@0.2', 'err/box', 'LR-swap'}
 
 
+def _check_runtime(report):
+    """mmpose_ext_runtime on the exported model (raw graph and decoded graph) over the 12 real people equals
+    PyTorch's predictions without flip test."""
+    assert report['images'] == 4 and report['instances'] == 12
+    for name in ('raw', 'decoded'):
+        assert report[name]['max_keypoint_px_diff'] <= 0.5, (name, report[name])
+        assert report[name]['max_score_diff'] <= 1e-3, (name, report[name])
+        assert len(json.loads(open(report[name]['predictions']).read())) == 12
+
+
 def test_demo_on_generated_data(tmp_path):
     summary = demo.main(['--epochs', '1', '--num-train', '6', '--num-val', '3', '--data-root',
                          str(tmp_path / 'data'), '--work-dir', str(tmp_path / 'work')])
@@ -26,6 +36,7 @@ def test_demo_on_generated_data(tmp_path):
         with open(vis['file'], 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert summary['onnx_max_abs_diff'] <= 1e-4
+    _check_runtime(written['onnx_runtime'])
     assert written['checkpoint'].endswith('epoch_1.pth') and written['train_iterations'] >= 1
 
 
@@ -36,3 +47,4 @@ def test_demo_on_the_bundled_images(repo_root, tmp_path):
     (real, ) = summary['visualisations']
     assert real['instances_drawn'] == 4
     assert summary['onnx_max_abs_diff'] <= 1e-4
+    _check_runtime(summary['onnx_runtime'])
