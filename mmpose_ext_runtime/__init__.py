@@ -7,7 +7,7 @@ crop convention, codec, score rule, keypoint names and skeleton); see :mod:`mmpo
 processing and :mod:`mmpose_ext_runtime.app` for the command line. Importing this package never imports
 torch, mmcv, mmengine or mmpose.
 """
-from .app import draw, load_boxes, run
+from .app import draw, load_boxes, main, run
 from .core import PoseModel, decode, get_warp_matrix, instance_score
 
-__all__ = ['PoseModel', 'decode', 'draw', 'get_warp_matrix', 'instance_score', 'load_boxes', 'run']
+__all__ = ['PoseModel', 'decode', 'draw', 'get_warp_matrix', 'instance_score', 'load_boxes', 'main', 'run']
