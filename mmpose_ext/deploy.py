@@ -511,6 +511,7 @@ def export_onnx(model: nn.Module,
         raise ValueError(f'opset must be >= 13, got {opset}')
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    model = _deploy_copy(model)
     if decode and not decodable_in_graph(model):
         warnings.warn(f'export_onnx(decode=True): {_not_in_graph_reason(model)}; writing the raw graph '
                       '(mmpose_ext_runtime decodes it from the metadata)')
@@ -538,6 +539,28 @@ def export_onnx(model: nn.Module,
             else None
         write_metadata(path, build_metadata(model, input_shape, decode, output_names, cfg, dataset_meta, post))
     return path
+
+
+def _deploy_copy(model: nn.Module) -> nn.Module:
+    """``model`` itself, or, if a submodule has MMPose's ``switch_to_deploy`` (e.g. RTMO's ``HybridEncoder``,
+    whose exported graph reads position encodings precomputed there), a deep copy switched to deploy mode
+    (the caller's model is left as it was)."""
+    if not any(callable(getattr(m, 'switch_to_deploy', None)) for m in model.modules() if m is not model):
+        return model
+    if not callable(getattr(model, 'switch_to_deploy', None)):
+        return model
+    import copy
+
+    from mmengine.logging import MMLogger
+    deployed = copy.deepcopy(model)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')  # one INFO line per switched module otherwise
+    try:
+        deployed.switch_to_deploy()
+    finally:
+        logger.setLevel(level)
+    return deployed.eval()
 
 
 def _wrapper_for(model: nn.Module, path: Union[str, Path]) -> nn.Module:

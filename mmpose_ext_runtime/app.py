@@ -63,8 +63,10 @@ def draw(image: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, dataset: 
     link_colors = dataset.get('skeleton_link_colors') or [[0, 255, 0]] * len(links)
     kpt_colors = dataset.get('keypoint_colors') or [[255, 0, 0]] * keypoints.shape[1]
     radius = max(2, int(round(max(image.shape[:2]) / 300)))
+    limit = 4 * max(image.shape[:2])
+    keypoints = np.nan_to_num(np.clip(keypoints, -limit, limit), nan=-limit)  # cv2 takes C ints only
     if bboxes is not None:
-        for b in bboxes:
+        for b in np.nan_to_num(np.clip(bboxes, -limit, limit), nan=-limit):
             cv2.rectangle(canvas, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), (0, 255, 0), 1, cv2.LINE_AA)
     for kpts, sc in zip(keypoints, scores):
         for (a, b), color in zip(links, link_colors):
