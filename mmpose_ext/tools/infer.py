@@ -260,8 +260,11 @@ def main(argv=None) -> dict:
     mode, kpt_score_thr = _score_rule(cfg)
 
     out = Path(args.out)
-    (out / 'vis').mkdir(parents=True, exist_ok=True)
-    visualizer = None if args.no_vis else build_visualizer(cfg, model.dataset_meta)
+    out.mkdir(parents=True, exist_ok=True)
+    visualizer = None
+    if not args.no_vis:
+        (out / 'vis').mkdir(exist_ok=True)
+        visualizer = build_visualizer(cfg, model.dataset_meta)
     ids = image_ids(images)
     results, drawn = [], []
     progress = ProgressBar(len(images), file=sys.stderr) if len(images) > 1 else None

@@ -63,6 +63,10 @@ def test_whole_images_of_a_folder(sinecc, tmp_path, capfd):
         assert row['score'] == pytest.approx(_rescore(1.0, pred.keypoint_scores[0]), rel=1e-5)
         drawn = cv2.imread(str(tmp_path / 'vis' / f'{image.stem}.jpg'))
         assert drawn.shape == cv2.imread(str(image)).shape  # MMPose's visualizer, full size
+    # one image, --no-vis: the same prediction, no drawings
+    infer.main([str(SINECC), ckpt, str(IMAGES[0]), '--out', str(tmp_path / 'plain'), '--no-vis'])
+    assert json.loads((tmp_path / 'plain' / 'predictions.json').read_text()) == rows[:1]
+    assert not (tmp_path / 'plain' / 'vis').exists()
 
 
 def test_boxes_from_a_detection_file(sinecc, tmp_path):
