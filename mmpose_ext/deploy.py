@@ -13,9 +13,11 @@ Two graph modes:
 
 In-graph decoding, by head (and codec):
 
-- heatmaps (MMPose's ``HeatmapHead``, ``TokenPoseHead``, SCAI's corrected heatmaps) with ``MSRAHeatmap``
-  (``unbiased=False``): the flattened argmax, ``-1`` where the maximum is ≤ 0, MMPose's ¼-pixel shift
-  towards the higher neighbour (``refine_keypoints``, with its exact border conditions), times
+- heatmaps (MMPose's ``HeatmapHead``, ``TokenPoseHead``, SCAI's corrected heatmaps) with ``MSRAHeatmap``:
+  the flattened argmax, ``-1`` where the maximum is ≤ 0, then MMPose's ¼-pixel shift towards the higher
+  neighbour (``refine_keypoints``, with its exact border conditions) or, with ``unbiased=True``, DARK
+  (zero-padded blur with OpenCV's Gaussian taps as a convolution, rescaled to each map's maximum, log, one
+  Newton step with the 2×2 inverse in closed form, MMPose's interior and non-zero-determinant guards), times
   ``input_size / heatmap_size``; score = the maximum.
 - ``RLEHead`` (``RegressionLabel`` / ``LaplaceRegressionLabel``), ``PoseurHead``, ``SineCoordClsHead``:
   normalised coordinates × ``input_size``; score ``1 − mean σ`` or the Laplace integral, as the model's
@@ -25,10 +27,13 @@ In-graph decoding, by head (and codec):
 - ``RTMOSineCCHead``: ``forward``'s top ``num_dets``, then ``NonMaxSuppression`` (MMPose's strict
   ``score > score_thr`` and ``IoU > nms_thr`` rules), boxes clipped to the input as ``predict`` does.
 
-Not in the graph: DARK (``MSRAHeatmap(unbiased=True)``, ``SimCCLabel(use_dark=True)``) and UDP decoding,
-whose blurred log-heatmap Taylor step is a per-keypoint 2×2 solve with data-dependent guards; for those
-``decode=True`` warns and writes the raw graph, and ``mmpose_ext_runtime`` decodes in NumPy/OpenCV from the
-codec parameters in the metadata (the same ``cv2.GaussianBlur`` as MMPose's). Flip test is never in the graph.
+Not in the graph: SimCC's DARK / visibility decoding (``SimCCLabel(use_dark=True)`` /
+``decode_visibility=True``) and other codecs (UDP heatmaps, ...): ``decode=True`` then warns and writes the
+raw graph. ``mmpose_ext_runtime`` decodes raw graphs in NumPy/OpenCV from the codec parameters in the
+metadata (MSRA heatmaps incl. DARK with the same ``cv2.GaussianBlur`` as MMPose's, SimCC without DARK,
+coordinate heads); UDP is not supported there either. DARK's Newton step is ill-conditioned where a heatmap
+is flat (random weights): float32 rounding (onnxruntime vs PyTorch, ~1e-6) can then move a keypoint by
+pixels. Flip test is never in the graph.
 
 Metadata (``metadata_props``, JSON strings, keys below :data:`META_PREFIX`, schema :data:`FORMAT_VERSION`):
 ``format_version``, ``model`` (kind, head, decoding family, decoded or not), ``preprocess`` (input size,
@@ -250,27 +255,73 @@ def _sigma_score(sigma: Tensor, meta: Dict) -> Tensor:
     return 1.0 - sigma.mean(-1)
 
 
+def _heatmap_maximum(heatmaps: Tensor):
+    """(B, K, H, W) → flattened maps, first-maximum x, y (int64, −1 where the maximum ≤ 0) and maxima."""
+    W = heatmaps.shape[-1]
+    flat = heatmaps.flatten(2)  # (B, K, H*W)
+    vals, idx = flat.max(-1)  # first maximum, as numpy's argmax
+    valid = vals > 0
+    x = torch.where(valid, idx % W, torch.full_like(idx, -1))
+    y = torch.where(valid, torch.div(idx, W, rounding_mode='floor'), torch.full_like(idx, -1))
+    return flat, x, y, vals
+
+
+def _sampler(flat: Tensor, x: Tensor, y: Tensor, H: int, W: int):
+    """``at(dy, dx)``: the maps' values at (y + dy, x + dx), indices clamped into the map."""
+
+    def at(dy: int, dx: int) -> Tensor:
+        pos = (y + dy).clamp(0, H - 1) * W + (x + dx).clamp(0, W - 1)
+        return flat.gather(2, pos.unsqueeze(-1)).squeeze(-1)
+
+    return at
+
+
 def _heatmap_decode(heatmaps: Tensor, scale_factor) -> Tuple[Tensor, Tensor]:
     """MMPose's ``get_heatmap_maximum`` + ``refine_keypoints`` + ``× scale_factor`` in tensor ops."""
     B, K, H, W = heatmaps.shape
-    flat = heatmaps.flatten(2)  # (B, K, H*W)
-    vals, idx = flat.max(-1)  # first maximum, as numpy's argmax
-    x, y = idx % W, torch.div(idx, W, rounding_mode='floor')
-
-    def at(yy: Tensor, xx: Tensor) -> Tensor:
-        pos = yy.clamp(0, H - 1) * W + xx.clamp(0, W - 1)
-        return flat.gather(2, pos.unsqueeze(-1)).squeeze(-1)
-
-    dx = at(y, x + 1) - at(y, x - 1)
-    dy = at(y + 1, x) - at(y - 1, x)
+    flat, x, y, vals = _heatmap_maximum(heatmaps)
+    at = _sampler(flat, x, y, H, W)
+    dx, dy = at(0, 1) - at(0, -1), at(1, 0) - at(-1, 0)
     zero = torch.zeros_like(dx)
     dx = torch.where((x > 1) & (x < W - 1) & (y > 0) & (y < H), dx, zero)
     dy = torch.where((y > 1) & (y < H - 1) & (x > 0) & (x < W), dy, zero)
-    kx = x.to(flat.dtype) + torch.sign(dx) * 0.25
-    ky = y.to(flat.dtype) + torch.sign(dy) * 0.25
-    keypoints = torch.stack((kx, ky), -1)
-    keypoints = torch.where((vals > 0).unsqueeze(-1), keypoints, torch.full_like(keypoints, -1.0))
+    keypoints = torch.stack((x.to(flat.dtype) + torch.sign(dx) * 0.25, y.to(flat.dtype) + torch.sign(dy) * 0.25), -1)
     return keypoints * keypoints.new_tensor(scale_factor), vals
+
+
+def _dark_decode(heatmaps: Tensor, scale_factor, kernel: Tensor) -> Tuple[Tensor, Tensor]:
+    """MMPose's DARK (``MSRAHeatmap(unbiased=True)``) in tensor ops: maxima of the raw maps; each map
+    zero-padded and blurred with OpenCV's Gaussian (``kernel``: its 1-D taps), rescaled to its own maximum,
+    log of max(·, 1e-10); one Newton step at interior maxima (1 < x < W−2, 1 < y < H−2) whose Hessian
+    determinant is non-zero, the 2×2 inverse in closed form."""
+    B, K, H, W = heatmaps.shape
+    flat_raw, x, y, vals = _heatmap_maximum(heatmaps)
+    k = kernel.numel()
+    weight = (kernel[:, None] * kernel[None, :]).to(heatmaps.dtype)[None, None]  # (1, 1, k, k), separable
+    blurred = torch.nn.functional.conv2d(heatmaps.reshape(-1, 1, H, W), weight, padding=(k - 1) // 2)
+    blurred = blurred.reshape(heatmaps.shape)
+    blurred = blurred * (heatmaps.amax((2, 3)) / blurred.amax((2, 3)))[..., None, None]
+    logs = torch.log(blurred.clamp(min=1e-10))
+    at = _sampler(logs.flatten(2), x, y, H, W)
+    c = at(0, 0)
+    dx, dy = 0.5 * (at(0, 1) - at(0, -1)), 0.5 * (at(1, 0) - at(-1, 0))
+    dxx = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+    dyy = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
+    dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+    det = dxx * dyy - dxy * dxy
+    ok = (x > 1) & (x < W - 2) & (y > 1) & (y < H - 2) & (det != 0)
+    det = torch.where(ok, det, torch.ones_like(det))
+    zero = torch.zeros_like(det)
+    ox = torch.where(ok, -(dyy * dx - dxy * dy) / det, zero)
+    oy = torch.where(ok, -(dxx * dy - dxy * dx) / det, zero)
+    keypoints = torch.stack((x.to(heatmaps.dtype) + ox, y.to(heatmaps.dtype) + oy), -1)
+    return keypoints * keypoints.new_tensor(scale_factor), vals
+
+
+def _cv2_gaussian_taps(size: int) -> Tensor:
+    """The 1-D taps ``cv2.GaussianBlur(img32f, (size, size), 0)`` uses (σ from the size)."""
+    import cv2
+    return torch.from_numpy(cv2.getGaussianKernel(int(size), 0, cv2.CV_32F).reshape(-1).copy())
 
 
 def _simcc_decode(simcc_x: Tensor, simcc_y: Tensor, split_ratio: float) -> Tuple[Tensor, Tensor]:
@@ -342,6 +393,8 @@ class DecodedPath(nn.Module):
         if kind == 'heatmap':
             hm = outs[0]
             scale = (size[0] / hm.shape[-1], size[1] / hm.shape[-2])
+            if self.codec.unbiased:
+                return _dark_decode(hm, scale, _cv2_gaussian_taps(self.codec.blur_kernel_size))
             return _heatmap_decode(hm, scale)
         if kind == 'simcc':
             return _simcc_decode(outs[0], outs[1], float(self.codec.simcc_split_ratio))
@@ -380,8 +433,6 @@ def _not_in_graph_reason(model: nn.Module) -> Optional[str]:
     if kind == 'heatmap':
         if type(codec).__name__ != 'MSRAHeatmap':
             return f'codec {type(codec).__name__} (only MSRAHeatmap decodes in the graph)'
-        if codec.unbiased:
-            return 'DARK (unbiased) decoding is done by the runtime in NumPy/OpenCV'
     if kind == 'simcc':
         if type(codec).__name__ != 'SimCCLabel':
             return f'codec {type(codec).__name__}'
@@ -498,7 +549,7 @@ def export_onnx(model: nn.Module,
         opset: ONNX opset (≥ 13).
         dynamic_batch: Export the batch dimension as dynamic.
         decode: Put the head's decoding in the graph (:class:`DecodedPath`); where that is not possible
-            (DARK/UDP codecs, unknown heads) a warning is given and the raw graph written.
+            (SimCC DARK, UDP and other codecs, unknown heads) a warning is given and the raw graph written.
         metadata: Write the metadata (:func:`build_metadata`) into ``metadata_props``.
         cfg: The model's config (for the test pipeline's box padding); defaults to ``model.cfg`` if set.
         dataset_meta: Keypoint names, skeleton, colours, flip indices; defaults to ``model.dataset_meta``.

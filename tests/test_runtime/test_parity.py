@@ -58,35 +58,38 @@ def test_runtime_equals_inference_topdown(name, tmp_path):
             assert k.shape == (1, 17, 2) and np.isfinite(k).all()
 
 
-def test_dark_heatmaps_decode_in_numpy(tmp_path):
-    """DARK (MSRAHeatmap unbiased) is not put in the graph: decode=True warns and writes the raw graph. The
-    runtime's numpy/OpenCV DARK equals MMPose's codec exactly on the same heatmaps; end to end against
-    ``inference_topdown`` it agrees except where DARK's Newton step is ill-conditioned: on a random model's flat
-    heatmaps the float32 rounding difference of onnxruntime vs PyTorch (~1e-6) moves 1-3 of the 204 keypoints by
-    3-4 px (measured), so the end-to-end bound is on 97 % of them."""
+def test_dark_heatmaps(tmp_path):
+    """DARK (MSRAHeatmap unbiased): decoded in the graph with decode=True, in numpy/OpenCV by the runtime from a
+    raw graph. The runtime's numpy DARK equals MMPose's codec exactly on the same heatmaps; end to end against
+    ``inference_topdown`` both agree except where DARK's Newton step is ill-conditioned: on a random model's
+    flat heatmaps the float32 rounding difference of onnxruntime vs PyTorch (~1e-6) moves 1-3 of the 204
+    keypoints by 3-4 px (measured), so the end-to-end bound is on 97 % of them (the in-graph DARK on
+    well-conditioned maps: :func:`test_in_graph_dark_equals_mmpose_codec`)."""
     import cv2
 
     model, cfg = topdown_model('heatmap', unbiased=True, blur_kernel_size=11)
     w, h = cfg.codec.input_size
-    assert not decodable_in_graph(model)
-    with pytest.warns(UserWarning, match='DARK'):
-        path = export_onnx(model, tmp_path / 'dark.onnx', (1, 3, h, w), decode=True)
-    meta = read_metadata(path)
-    assert meta['model']['decoded'] is False and meta['codec']['unbiased'] is True
-    pm = rt.PoseModel(str(path), threads=1)
-    image = cv2.imread(str(FILES[2]))
-    for box in ([100, 50, 300, 400], [0, 0, 640, 480], [350, 100, 420, 300]):
-        crop = pm.crop(image, np.array(box, np.float32))[0]
-        heatmaps = pm.session.run(None, {'input': pm.normalise([crop])})[0]
-        ours, our_scores = rt.decode([heatmaps], pm.meta)
-        ref, ref_scores = model.head.decoder.decode(heatmaps[0])
-        np.testing.assert_array_equal(ours, ref)
-        np.testing.assert_array_equal(our_scores, ref_scores)
+    assert decodable_in_graph(model)
     refs = reference(model, FILES)
-    run = rt.run(pm, FILES, ANN, None)
-    delta = np.concatenate([np.abs(i['keypoints'] - refs[i['file']][0]).max(-1).ravel() for i in run['images']])
-    print(f'heatmap DARK raw: {np.mean(delta <= PX):.3f} of keypoints within {PX} px, max {delta.max():.2f} px')
-    assert np.mean(delta <= PX) >= 0.97
+    for decode in (False, True):
+        path = export_onnx(model, tmp_path / f'dark_{decode}.onnx', (1, 3, h, w), decode=decode)
+        meta = read_metadata(path)
+        assert meta['model']['decoded'] is decode and meta['codec']['unbiased'] is True
+        pm = rt.PoseModel(str(path), threads=1)
+        if not decode:
+            image = cv2.imread(str(FILES[2]))
+            for box in ([100, 50, 300, 400], [0, 0, 640, 480], [350, 100, 420, 300]):
+                crop = pm.crop(image, np.array(box, np.float32))[0]
+                heatmaps = pm.session.run(None, {'input': pm.normalise([crop])})[0]
+                ours, our_scores = rt.decode([heatmaps], pm.meta)
+                ref, ref_scores = model.head.decoder.decode(heatmaps[0])
+                np.testing.assert_array_equal(ours, ref)
+                np.testing.assert_array_equal(our_scores, ref_scores)
+        run = rt.run(pm, FILES, ANN, None)
+        delta = np.concatenate([np.abs(i['keypoints'] - refs[i['file']][0]).max(-1).ravel() for i in run['images']])
+        print(f'heatmap DARK {"decoded" if decode else "raw"}: {np.mean(delta <= PX):.3f} of keypoints within '
+              f'{PX} px, max {delta.max():.2f} px')
+        assert np.mean(delta <= PX) >= 0.97
 
 
 def _rtmo_predict(model, x, thr, nms):
@@ -147,3 +150,36 @@ def test_runtime_equals_inference_bottomup(tmp_path):
             np.testing.assert_allclose(pred['bboxes'], ref.bboxes, atol=PX)
             np.testing.assert_allclose(pred['bbox_scores'], ref.bbox_scores, atol=1e-5)
         assert n > 0
+
+
+def test_in_graph_dark_equals_mmpose_codec(tmp_path):
+    """The decoded graph's DARK (blur as a convolution, closed-form Newton step) run by onnxruntime on
+    well-conditioned heatmaps (Gaussian bumps plus noise, maxima on the border and ≤ 0 included) equals
+    MMPose's ``MSRAHeatmap(unbiased=True).decode`` on the same maps."""
+    import onnxruntime as ort
+    from mmpose.codecs import MSRAHeatmap
+
+    from mmpose_ext.deploy import _cv2_gaussian_taps, _dark_decode
+
+    codec = MSRAHeatmap(input_size=(96, 128), heatmap_size=(24, 32), sigma=2, unbiased=True, blur_kernel_size=11)
+    taps = _cv2_gaussian_taps(11)
+
+    class Decode(torch.nn.Module):
+        def forward(self, heatmaps):
+            return _dark_decode(heatmaps, (4.0, 4.0), taps)
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:32, :24]
+    maps = rng.normal(size=(3, 17, 32, 24)).astype(np.float32) * 1e-3
+    centres = rng.uniform((-1, -1), (25, 33), size=(3, 17, 2))
+    maps += np.exp(-((xx - centres[..., :1, None]) ** 2 + (yy - centres[..., 1:, None]) ** 2) / 8).astype(np.float32)
+    maps[0, 0] = -np.abs(maps[0, 0])  # maximum <= 0: location -1
+    path = tmp_path / 'dark.onnx'
+    torch.onnx.export(Decode(), (torch.from_numpy(maps), ), str(path), dynamo=False, opset_version=17,
+                      input_names=['input'], dynamic_axes={'input': {0: 'batch'}})
+    kpts, scores = ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {'input': maps})
+    for n in range(3):
+        ref_k, ref_s = codec.decode(maps[n].copy())
+        np.testing.assert_allclose(kpts[n], ref_k[0], atol=2e-3)  # crop pixels
+        np.testing.assert_array_equal(scores[n], ref_s[0])
+    assert (kpts[0, 0] == -4).all()
