@@ -251,7 +251,8 @@ class PoseModel:
         self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
         self.meta = _read_meta(self.session)
         self.input_name = self.session.get_inputs()[0].name
-        self.batch_size = int(batch_size)
+        fixed = self.session.get_inputs()[0].shape[0]
+        self.batch_size = fixed if isinstance(fixed, int) else int(batch_size)  # a graph without dynamic batch
         pre = self.meta['preprocess']
         self.input_size = tuple(int(v) for v in pre['input_size'])  # (w, h)
         self.mean = np.array(pre['mean'], np.float32).reshape(1, 3, 1, 1)

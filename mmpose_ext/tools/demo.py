@@ -12,8 +12,9 @@ size, left/right swap rate), beside the no-skill baseline (the training set's me
 draws the predictions on a held-out image and a real one with MMPose's visualizer, exports the network to
 ONNX (a self-describing file: preprocessing, crop, codec, score rule and skeleton in its metadata), checks it
 against onnxruntime, runs it on the real images with ``mmpose_ext_runtime`` (numpy + OpenCV + onnxruntime, no
-torch) and compares those keypoints with PyTorch's (:func:`runtime_check`), and writes ``summary.json``. A config without a ``synthetic`` dict
-(e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and tests on the bundled real images instead.
+torch) and compares those keypoints with PyTorch's (:func:`runtime_check`), and writes ``summary.json``.
+A config without a ``synthetic`` dict (e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and tests
+on the bundled real images instead.
 """
 import argparse
 import json
@@ -230,10 +231,10 @@ def main(argv=None) -> dict:
         if key not in ('heldout', 'real', 'no_skill', 'onnx_runtime'):
             print(f'    {key:18s} {value}')
     rt = summary['onnx_runtime']
+    graphs = ', '.join(f"{name} graph max |Δ| {rt[name]['max_keypoint_px_diff']:.2e} px "
+                       f"(scores {rt[name]['max_score_diff']:.1e})" for name in ('raw', 'decoded') if name in rt)
     print(f"    {'onnx_runtime':18s} mmpose_ext_runtime (numpy + cv2 + onnxruntime) vs PyTorch (no flip), "
-          f"{rt['instances']} people in {rt['images']} real images: " +
-          ', '.join(f"{name} graph max |Δ| {rt[name]['max_keypoint_px_diff']:.2e} px (scores {rt[name]['max_score_diff']:.1e})"
-                    for name in ('raw', 'decoded') if name in rt) + f"; {rt['export_and_check_seconds']} s")
+          f"{rt['instances']} people in {rt['images']} real images: {graphs}; {rt['export_and_check_seconds']} s")
     print(f'    summary written to {work_dir / "summary.json"}')
     return summary
 

@@ -109,3 +109,23 @@ def rtmo_model(**kwargs):
     model = init_model(rtmo_cfg(**kwargs), None, device='cpu')
     model.init_weights()
     return model.eval()
+
+
+def scai_model():
+    """SCAI on the random heatmap model (no test-time adaptation, no flip): built with MMPose's registry
+    (``init_model`` looks for ``cfg.model.backbone``, which a wrapper has not), config and dataset meta set as
+    ``init_model`` sets them. Returns (model, cfg)."""
+    from mmengine.registry import DefaultScope
+    from mmpose.registry import MODELS
+
+    cfg = Config.fromfile(str(SYNTHETIC / 'scai_td-hm-effnet-lite0_synthetic-128x96.py'))
+    cfg.model.base_checkpoint = None
+    cfg.model.base_model.backbone.init_cfg = None
+    cfg.model.base_model.test_cfg['flip_test'] = False
+    cfg.model.test_cfg['flip_test'] = False
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(cfg.model).eval()
+    model.cfg = cfg
+    model.dataset_meta = topdown_model('heatmap')[0].dataset_meta
+    return model, cfg

@@ -12,7 +12,7 @@ import torch
 
 import mmpose_ext_runtime as rt
 from mmpose_ext.deploy import decodable_in_graph, export_onnx, read_metadata
-from ._models import ANN, FIXTURES, TOPDOWN, reference, rtmo_model, topdown_model
+from ._models import ANN, FIXTURES, TOPDOWN, reference, rtmo_model, scai_model, topdown_model
 
 pytest.importorskip('onnxruntime')
 PX = 0.5  # the brief's tolerance; measured differences are ~1e-4 px (float32 rounding of ORT vs torch)
@@ -38,9 +38,10 @@ def _compare(model, path, refs):
     return px, sc
 
 
-@pytest.mark.parametrize('name', list(TOPDOWN))
+@pytest.mark.parametrize('name', [*TOPDOWN, 'scai'])
 def test_runtime_equals_inference_topdown(name, tmp_path):
-    model, cfg = topdown_model(name)
+    """SCAI: its corrected heatmaps without test-time adaptation (the adaptation is not in any graph)."""
+    model, cfg = scai_model() if name == 'scai' else topdown_model(name)
     w, h = cfg.codec.input_size
     refs = reference(model, FILES)
     crops = []
