@@ -255,10 +255,12 @@ def load_checkpoint_strict(model: nn.Module, filename: Union[str, Path], map_loc
 
 def init_model_strict(config, checkpoint: Optional[Union[str, Path]] = None, device: str = 'cpu') -> nn.Module:
     """MMPose's ``init_model`` with the checkpoint (if any) loaded by :func:`load_checkpoint_strict`; the
-    checkpoint's ``meta.dataset_meta`` wins over the config's, as in ``init_model``."""
+    checkpoint's ``meta.dataset_meta`` wins over the config's, as in ``init_model``. ``cfg_options={}``: without
+    options MMPose 1.3.2's ``init_model`` reads ``config.model.backbone``, which a wrapper model (SCAI) lacks;
+    it only clears the backbone's ``init_cfg``, which matters to ``init_weights``, never called here."""
     from mmpose.apis import init_model
 
-    model = init_model(config, None, device='cpu')
+    model = init_model(config, None, device='cpu', cfg_options={})
     if checkpoint is not None:
         meta = (load_checkpoint_strict(model, checkpoint).get('meta') or {}).get('dataset_meta')
         if meta:

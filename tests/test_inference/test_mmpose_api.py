@@ -17,8 +17,8 @@ bottom-up path (no boxes).
 What does not work in MMPose 1.3.2 (pinned here, so that a fix upstream shows up as a failing test):
 the inferencer ignores a ``bboxes=`` argument (``Pose2DInferencer.preprocess_single`` starts with
 ``bboxes = []``), and ``init_model`` fails on a wrapper model without ``model.backbone`` (SCAI) unless
-``cfg_options`` is given. Our synthetic configs have no top-level ``data_mode``, which the inferencer reads;
-the tests set it (the CLI ``mmpose_ext.tools.infer`` fills it in the same way).
+``cfg_options`` is given. The inferencer reads a top-level ``data_mode``, which our synthetic configs carry
+(the CLI ``mmpose_ext.tools.infer`` fills it in for a config without one).
 """
 import json
 from functools import lru_cache
@@ -62,8 +62,8 @@ def _config(name: str) -> Config:
     path, overrides = HEADS[name]
     cfg = Config.fromfile(str(path))
     cfg.merge_from_dict(dict(overrides))
-    # MMPose's inferencer reads the top-level `data_mode` that MMPose's own configs carry; ours do not
-    cfg.setdefault('data_mode', 'topdown')
+    # MMPose's inferencer reads the top-level `data_mode` that MMPose's own configs carry; so do ours
+    assert cfg.data_mode == ('bottomup' if cfg.model.type == 'BottomupPoseEstimator' else 'topdown'), path
     return cfg
 
 

@@ -42,15 +42,16 @@ val_pipeline = [
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs'),
 ]
+data_mode = 'topdown'  # read by MMPoseInferencer
 train_dataloader = dict(
     batch_size=32, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode='topdown',
+    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
                  ann_file='annotations/person_keypoints_train.json', data_prefix=dict(img='train/')))
 val_dataloader = dict(
     batch_size=32, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode='topdown',
+    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
                  ann_file='annotations/person_keypoints_val.json', bbox_file=None,
                  data_prefix=dict(img='val/'), test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
