@@ -47,7 +47,7 @@ class RTMOSineCCHead(RTMOHead):
     Note:
         - images: B
         - grid points (priors, all levels): P
-        - detections kept by ``forward``: D = min(``num_dets``, P)
+        - detections kept by ``forward``: D = min(``num_dets``, P) (P when ``num_dets`` is None)
         - keypoints: K
         - pose-vector channels: C
 
@@ -58,7 +58,9 @@ class RTMOSineCCHead(RTMOHead):
             are set from this head). MMPose's RTMO ``dcc_cfg`` keys are accepted as they are.
         loss_mle (dict): The MLE loss config. Defaults to ``CoordMLELoss``.
         bbox_padding (float): Boxes are expanded by it before the DCC places its bins. Defaults to 1.25.
-        num_dets (int): D, detections returned by ``forward`` (the exported graph). Defaults to 100.
+        num_dets (int, optional): D, detections returned by ``forward`` (the exported graph). Defaults to
+            100. None keeps every grid point (D = P), so that a graph with threshold and NMS after it keeps
+            the same people as :meth:`predict`, which also considers every point above its threshold.
         **kwargs: Everything else of MMPose's ``RTMOHead`` (featmap_strides, assigner, prior_generator,
             overlaps_power, proxy_target_cc, loss_cls, loss_bbox, loss_oks, loss_vis, loss_bbox_aux, ...).
     """
@@ -69,19 +71,19 @@ class RTMOSineCCHead(RTMOHead):
                  dcc_cfg: ConfigType,
                  loss_mle: ConfigType = dict(type='CoordMLELoss'),
                  bbox_padding: float = 1.25,
-                 num_dets: int = 100,
+                 num_dets: Optional[int] = 100,
                  **kwargs) -> None:
         if num_keypoints < 1:
             raise ValueError(f'num_keypoints must be >= 1, got {num_keypoints}')
-        if num_dets < 1:
-            raise ValueError(f'num_dets must be >= 1, got {num_dets}')
+        if num_dets is not None and num_dets < 1:
+            raise ValueError(f'num_dets must be >= 1 or None, got {num_dets}')
         # MMPose's DCC and MLE loss are not built (None); ours take their attribute names below
         super().__init__(num_keypoints=num_keypoints, head_module_cfg=copy.deepcopy(head_module_cfg),
                          bbox_padding=bbox_padding, dcc_cfg=None, loss_mle=None, **kwargs)
         self.dcc = MODELS.build(dict(dcc_cfg, type='DynamicCoordinateClassifier', num_keypoints=num_keypoints,
                                      bbox_padding=bbox_padding))
         self.loss_mle = MODELS.build(loss_mle)
-        self.num_dets = int(num_dets)
+        self.num_dets = None if num_dets is None else int(num_dets)
 
     # ------------------------------------------------------------------ shared pieces
     def _priors(self, cls_scores: List[Tensor]) -> Tuple[Tensor, Tensor]:
@@ -130,7 +132,7 @@ class RTMOSineCCHead(RTMOHead):
         out = self._flat_outputs(feats)
         B, P, _ = out['bboxes'].shape
         scores = out['scores'].max(dim=-1).values  # (B, P): best class
-        D = min(self.num_dets, P)
+        D = P if self.num_dets is None else min(self.num_dets, P)
         scores, idx = scores.topk(D, dim=1)  # (B, D)
 
         def take(t: Tensor) -> Tensor:  # (B, P, X) → (B, D, X)

@@ -112,6 +112,24 @@ def test_forward_is_predicts_top_k_without_nms(K):
     assert (scores[:, :-1] >= scores[:, 1:]).all()  # descending
 
 
+def test_forward_keeps_every_grid_point_without_num_dets():
+    """num_dets=None: the graph returns all P grid points (sorted), i.e. predict's candidates before its
+    threshold and NMS, so thresholding and NMS after the graph keep the same people as predict."""
+    K = 17
+    _, samples = bottomup_batch(K)
+    _, ours = _pair(K, num_dets=None, dtype=torch.float64)
+    ours.eval()
+    feats = _feats(len(samples), dtype=torch.float64)
+    P = sum(f.shape[2] * f.shape[3] for f in feats)
+    with torch.no_grad():
+        bboxes, scores, keypoints, _ = ours(feats)
+        preds = ours.predict(feats, samples, dict(score_thr=0.0, nms_thr=1.0, nms_pre=P))
+    assert bboxes.shape[:2] == scores.shape == (len(samples), P) and keypoints.shape[1] == P
+    for i, p in enumerate(preds):
+        np.testing.assert_allclose(scores[i].numpy(), p.scores, **F64)
+        np.testing.assert_allclose(keypoints[i].numpy(), p.keypoints, **F64)
+
+
 def _tiny_model(K):
     cfg = tiny_model_cfg(K)
     with DefaultScope.overwrite_default_scope('mmpose'):
