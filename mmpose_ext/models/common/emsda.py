@@ -31,12 +31,13 @@ layers around it (offsets, attention logits, the per-head value projection, outp
 autocast.
 """
 import math
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from mmpose.registry import MODELS
 
@@ -91,44 +92,122 @@ def emsda_sample_grid(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
     return out.view(B, C, Nq, H).permute(0, 2, 3, 1)  # (B, Nq, H, C)
 
 
-def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
-                     sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
-    """The same numbers as :func:`emsda_sample_grid`, computed as one weighted gather-sum.
+def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: Tensor,
+                  attention_weights: Tensor, num_tokens: int) -> Tuple[Tensor, Tensor]:
+    """Every (query, head) as a bag of L·P·4 weighted memory rows: the corner indices and the products
+    of attention and bilinear weights that :func:`emsda_sample_bag` sums.
 
-    Bilinear interpolation reads 4 corners; folding the bilinear and attention weights together
-    turns every (query, head) into a bag of L·P·4 weighted memory rows, which
-    ``F.embedding_bag(mode='sum', per_sample_weights=...)`` sums without materialising the
-    (B, C, Nq·H, P) samples that ``grid_sample`` writes per level. Corners outside the map get
-    weight 0 (zero padding, ``align_corners=False``). Same arguments and result as
-    :func:`emsda_sample_grid`; differentiable in ``value``, ``sampling_locations`` and
-    ``attention_weights``.
+    Corners outside the map get weight 0 and a clamped (valid) index (zero padding,
+    ``align_corners=False``). The bilinear weights are separable: for each sample ``(1 − fx, fx)`` along
+    x (times "the column is inside") and ``(1 − fy, fy)`` along y, so the 4 corners are an outer product
+    and the index of corner (i, j) is ``row_i + col_j``.
+
+    Args:
+        spatial_shapes (Tensor | list): (L, 2) as (h, w).
+        sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1].
+        attention_weights (Tensor): (B, Nq, H, L, P).
+        num_tokens (int): S, memory tokens per sample (all levels).
+
+    Returns:
+        tuple: indices (B·Nq·H, L·P·4) into the (B·S) flattened value rows (int32 when they fit, else
+        int64) and weights (B·Nq·H, L·P·4), differentiable in the locations and attention weights.
     """
-    B, S, C = value.shape
-    _, Nq, H, L, P, _ = sampling_locations.shape
-    sizes = _check_sizes(spatial_shapes, S, L)
-    device, dtype = value.device, sampling_locations.dtype
-    hw = torch.tensor(sizes, device=device)  # (L, 2) as (h, w)
-    starts = torch.cumsum(hw[:, 0] * hw[:, 1], 0) - hw[:, 0] * hw[:, 1]  # (L,)
+    B, Nq, H, L, P, _ = sampling_locations.shape
+    sizes = _level_sizes(spatial_shapes)
+    device, dtype = sampling_locations.device, sampling_locations.dtype
+    itype = torch.int32 if B * num_tokens < 2**31 - 1 else torch.int64
+    hw = torch.tensor(sizes, device=device, dtype=itype)  # (L, 2) as (h, w)
     h_l = hw[:, 0].view(L, 1)  # broadcasts against (B, Nq, H, L, P)
     w_l = hw[:, 1].view(L, 1)
+    starts = (torch.cumsum(hw[:, 0] * hw[:, 1], 0, dtype=itype) - hw[:, 0] * hw[:, 1]).view(L, 1)
     # pixel coordinates, align_corners=False: pixel centres at (i + 0.5) / size
     x = sampling_locations[..., 0] * w_l.to(dtype) - 0.5  # (B, Nq, H, L, P)
     y = sampling_locations[..., 1] * h_l.to(dtype) - 0.5
     x0, y0 = x.detach().floor(), y.detach().floor()
     fx, fy = x - x0, y - y0  # fractional parts (carry the gradient to the locations)
-    x0, y0 = x0.long(), y0.long()
-    corner_x = torch.stack([x0, x0 + 1, x0, x0 + 1], -1)  # (B, Nq, H, L, P, 4)
-    corner_y = torch.stack([y0, y0, y0 + 1, y0 + 1], -1)
-    corner_w = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
-    w_c, h_c = w_l.unsqueeze(-1), h_l.unsqueeze(-1)  # (L, 1, 1) against (..., L, P, 4)
-    inside = (corner_x >= 0) & (corner_x < w_c) & (corner_y >= 0) & (corner_y < h_c)
-    index = starts.view(L, 1, 1) + corner_y.clamp(min=0).minimum(h_c - 1) * w_c + \
-        corner_x.clamp(min=0).minimum(w_c - 1)  # (B, Nq, H, L, P, 4), token index within a sample
-    index = index + torch.arange(B, device=device).view(B, 1, 1, 1, 1, 1) * S  # into (B*S) rows
-    weights = attention_weights.unsqueeze(-1) * corner_w * inside.to(dtype)  # (B, Nq, H, L, P, 4)
-    out = F.embedding_bag(index.reshape(B * Nq * H, L * P * 4), value.reshape(B * S, C),
-                          per_sample_weights=weights.reshape(B * Nq * H, L * P * 4).to(value.dtype),
-                          mode='sum')  # (B*Nq*H, C)
+    x0, y0 = x0.to(itype), y0.to(itype)  # index arithmetic in itype throughout
+
+    def axis(c0: Tensor, f: Tensor, size: Tensor) -> Tuple[Tensor, Tensor]:
+        c = torch.stack([c0, c0 + 1], -1)  # (B, Nq, H, L, P, 2)
+        size = size.unsqueeze(-1)  # (L, 1, 1)
+        inside = (c >= 0) & (c < size)
+        return c.clamp(min=0).minimum(size - 1), torch.stack([1 - f, f], -1) * inside.to(dtype)
+
+    cx, wx = axis(x0, fx, w_l)
+    cy, wy = axis(y0, fy, h_l)
+    batch = torch.arange(B, device=device, dtype=itype).view(B, 1, 1, 1, 1, 1) * num_tokens
+    rows = batch + starts.unsqueeze(-1) + cy * w_l.unsqueeze(-1)  # (B, Nq, H, L, P, 2)
+    index = rows.unsqueeze(-1) + cx.unsqueeze(-2)  # (B, Nq, H, L, P, 2, 2), y-major
+    weights = (attention_weights.unsqueeze(-1) * wy).unsqueeze(-1) * wx.unsqueeze(-2)
+    return index.reshape(B * Nq * H, L * P * 4), weights.reshape(B * Nq * H, L * P * 4)
+
+
+class GatherSum(torch.autograd.Function):
+    """``out[m] = Σ_e weights[m, e] · value[index[m, e]]`` with a backward that does not go through
+    ``embedding_bag``'s (which builds the value gradient entry by entry after a sort of its own).
+
+    Backward: the value gradient is the transposed gather-sum, ``grad_value[r] = Σ_{(m, e): index = r}
+    weights[m, e] · grad_out[m]``, run as one more ``embedding_bag`` over ``grad_out``: the entries sorted
+    by row (one sort of the int32 indices), each value row a bag of the bags that read it. The weight
+    gradient is ``<grad_out[m], value[index[m, e]]>`` (ATen's per-sample-weights kernel, no (M·E, C)
+    gather materialised). Not twice differentiable.
+
+    Args (of ``apply``):
+        value (Tensor): (R, C).
+        index (Tensor): (M, E) int32/int64 rows of ``value``.
+        weights (Tensor): (M, E), ``value``'s dtype.
+
+    Returns:
+        Tensor: (M, C).
+    """
+
+    @staticmethod
+    def forward(ctx, value: Tensor, index: Tensor, weights: Tensor) -> Tensor:
+        ctx.save_for_backward(value, index, weights)
+        return F.embedding_bag(index, value, per_sample_weights=weights, mode='sum')
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        value, index, weights = ctx.saved_tensors
+        M, E = index.shape
+        grad_out = grad_out.contiguous()
+        flat = index.reshape(-1)
+        grad_value = grad_weights = None
+        if ctx.needs_input_grad[0]:
+            _, order = flat.sort()  # entries grouped by the value row they read
+            counts = torch.bincount(flat, minlength=value.shape[0])
+            offsets = (counts.cumsum(0) - counts).to(flat.dtype)  # (R,): every row's first entry
+            # the bag (row of grad_out) of every entry: E is L·P·4, usually a power of two
+            bags = order >> (E.bit_length() - 1) if E & (E - 1) == 0 else \
+                torch.div(order, E, rounding_mode='floor')
+            grad_value = F.embedding_bag(bags.to(flat.dtype), grad_out, offsets, mode='sum',
+                                         per_sample_weights=weights.reshape(-1)[order])  # empty bags: 0
+        if ctx.needs_input_grad[2]:
+            flat64 = flat.long()
+            offsets = torch.arange(0, M * E, E, device=flat.device)
+            offset2bag = torch.arange(M, device=flat.device).repeat_interleave(E)
+            grad_weights = torch.ops.aten._embedding_bag_per_sample_weights_backward(
+                grad_out, value, flat64, offsets, offset2bag, 0, -1).view(M, E)
+        return grad_value, None, grad_weights
+
+
+def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
+                     sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
+    """The same numbers as :func:`emsda_sample_grid`, computed as one weighted gather-sum.
+
+    Bilinear interpolation reads 4 corners; folding the bilinear and attention weights together
+    turns every (query, head) into a bag of L·P·4 weighted memory rows (:func:`bilinear_bags`), which
+    :class:`GatherSum` (``embedding_bag(mode='sum')`` forward) sums without materialising the
+    (B, C, Nq·H, P) samples that ``grid_sample`` writes per level, and whose backward scatters into the
+    value with one more gather-sum. Same arguments and result as :func:`emsda_sample_grid`;
+    differentiable (once) in ``value``, ``sampling_locations`` and ``attention_weights``.
+    """
+    B, S, C = value.shape
+    _, Nq, H, L, P, _ = sampling_locations.shape
+    _check_sizes(spatial_shapes, S, L)
+    index, weights = bilinear_bags(spatial_shapes, sampling_locations, attention_weights, S)
+    out = GatherSum.apply(value.reshape(B * S, C), index, weights.to(value.dtype))  # (B*Nq*H, C)
     return out.view(B, Nq, H, C)
 
 
