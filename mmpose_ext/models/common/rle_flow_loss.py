@@ -154,6 +154,78 @@ class RLEFlowLoss(nn.Module):
             return self._loss(at_least_fp32(pred), at_least_fp32(sigma), at_least_fp32(target),
                               None if target_weight is None else at_least_fp32(target_weight))
 
+    def forward_stacked(self,
+                        pred: Tensor,
+                        sigma: Tensor,
+                        target: Tensor,
+                        target_weight: Optional[Tensor] = None) -> Tensor:
+        """The losses of D predictions of the same targets (e.g. one per decoder layer) with ONE flow call.
+
+        ``forward_stacked(pred, sigma, target, w)[d]`` is ``forward(pred[:, d], sigma[:, d], target, w)``
+        (the same terms, summed in a different order: equal up to float rounding), but the normalised
+        residuals of all D predictions go through the RealNVP together, so its ~100 small operations run
+        once instead of D times.
+
+        Args:
+            pred (Tensor): (N, D, K, 2).
+            sigma (Tensor): (N, D, K, 2), as in :meth:`forward`.
+            target (Tensor): (N, K, 2), shared by the D predictions.
+            target_weight (Tensor, optional): (N, K), (N, K, 1) or (N, K, 2).
+
+        Returns:
+            Tensor: (D,) losses, float32 for fp16/bf16/fp32 inputs.
+        """
+        if pred.dim() != 4:
+            raise ValueError(f'RLEFlowLoss.forward_stacked expects pred of shape (N, D, K, 2), got '
+                             f'{tuple(pred.shape)}')
+        N, D, K, _ = pred.shape
+        self._check_shapes(pred[:, 0], sigma[:, 0], target)
+        if sigma.shape != pred.shape:
+            raise ValueError(f'RLEFlowLoss: sigma {tuple(sigma.shape)} must have pred\'s shape '
+                             f'{tuple(pred.shape)}')
+        inputs = dict(pred=pred, sigma=sigma, target=target)
+        if target_weight is not None:
+            inputs['target_weight'] = target_weight
+        check_finite(inputs, type(self).__name__, what='input', hint=(
+            'A non-finite pred or sigma comes from the head (diverged weights: learning rate, fp16 '
+            'overflow) or from the features and images reaching it; a non-finite target or '
+            'target_weight from the annotations or the codec.'))
+        if N == 0:  # no instances: zeros that keep the graph
+            return at_least_fp32(pred).sum((0, 2, 3)) * 0.0
+        with fp32_region(pred.device):
+            # layer-major (D, N, K, 2), contiguous: layer d's terms lie, and are summed, in the order of
+            # forward(pred[:, d], ...), and the flow sees its rows in the same order
+            pred, sigma = (at_least_fp32(t).transpose(0, 1).contiguous() for t in (pred, sigma))
+            if target_weight is not None:
+                target_weight = at_least_fp32(target_weight)
+                target_weight = target_weight.unsqueeze(-1) if target_weight.dim() == 2 else target_weight
+            loss = self._terms(pred, sigma, at_least_fp32(target), target_weight)  # (D, N, K, 2)
+            if self.size_average:
+                loss = loss / (N * K if self.normalize == 'keypoint' else N)
+            return loss.reshape(D, -1).sum(1) * self.loss_weight
+
+    def _terms(self, pred: Tensor, sigma: Tensor, target: Tensor, target_weight: Optional[Tensor]) -> Tensor:
+        """The weighted per-coordinate loss terms (before normalisation and sum), any leading shape."""
+        if self.sigma_activation == 'sigmoid':
+            sigma = sigma.sigmoid()
+        sigma = sigma.clamp(min=self.eps)
+        error = (pred - target) / (sigma + self.eps)  # ē, (..., 2)
+        log_phi = self.log_prob(error.reshape(-1, 2)).reshape(error.shape[:-1] + (1,))  # (..., 1)
+        loss = torch.log(sigma) - log_phi  # flow term, (..., 2)
+        if self.residual:
+            if self.q_distribution == 'laplace':
+                loss = loss + torch.log(sigma * 2) + torch.abs(error)
+            elif self.q_distribution == 'gaussian':
+                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + 0.5 * error**2
+            else:  # 'poseur'
+                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + \
+                    torch.abs(target - pred) / (math.sqrt(2) * sigma + self.eps)
+        if self.use_target_weight:
+            if target_weight is None:
+                raise ValueError('RLEFlowLoss: use_target_weight=True but no target_weight was given')
+            loss = loss * target_weight
+        return loss
+
     def _loss(self, pred: Tensor, sigma: Tensor, target: Tensor, target_weight: Optional[Tensor]) -> Tensor:
         """:meth:`forward` on (at least) float32 inputs, autocast off."""
         N, K, _ = pred.shape

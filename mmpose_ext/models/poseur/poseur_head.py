@@ -367,9 +367,13 @@ class PoseurHead(BaseHead):
         with torch.autocast(labels.device.type, enabled=False):
             losses = dict(loss_coarse=self.coarse_loss(coarse_coords, coarse_sigma, labels,
                                                        weights.unsqueeze(-1)))
+            if hasattr(self.decoder_loss, 'forward_stacked'):  # all layers through the flow at once
+                dec_losses = self.decoder_loss.forward_stacked(dec_coords, dec_sigma, labels_g, weights_g)
+            else:  # a configured loss without it (e.g. MMPose's RLELoss): one call per layer
+                dec_losses = [self.decoder_loss(dec_coords[:, lid], dec_sigma[:, lid], labels_g, weights_g)
+                              for lid in range(dec_coords.shape[1])]
             for lid in range(dec_coords.shape[1]):
-                losses[f'loss_dec{lid}'] = self.decoder_loss(dec_coords[:, lid], dec_sigma[:, lid],
-                                                             labels_g, weights_g)
+                losses[f'loss_dec{lid}'] = dec_losses[lid]
 
         final = dec_coords[:, -1, :K]
         if final.shape[0] > 0:
