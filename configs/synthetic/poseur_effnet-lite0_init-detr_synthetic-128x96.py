@@ -1,9 +1,0 @@
-# Ablation of Poseur's initialisation: poseur_effnet-lite0_synthetic-128x96.py (the official code's effective
-# init: Xavier on every transformer matrix, EMSDA sampling offsets and attention weights included, coarse
-# fc_coord/fc_sigma with gain 1 and PyTorch's default bias) with the DETR-style init instead: zero offset and
-# attention weights with a ring of offset biases (as mmcv's MSDA), N(0, 1) query embedding, PyTorch's
-# defaults for FFNs and the self-attention output, coarse layers with gain 0.01 and the coordinate bias at
-# the image centre (0.5). Everything else equal.
-_base_ = ['./poseur_effnet-lite0_synthetic-128x96.py']
-
-model = dict(head=dict(init_scheme='detr'))
