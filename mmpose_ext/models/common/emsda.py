@@ -93,7 +93,8 @@ def emsda_sample_grid(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
 
 
 def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: Tensor,
-                  attention_weights: Tensor, num_tokens: int) -> Tuple[Tensor, Tensor]:
+                  attention_weights: Tensor, num_tokens: int,
+                  heads_first: bool = False) -> Tuple[Tensor, Tensor]:
     """Every (query, head) as a bag of L·P·4 weighted memory rows: the corner indices and the products
     of attention and bilinear weights that :func:`emsda_sample_bag` sums.
 
@@ -107,12 +108,18 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: T
         sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1].
         attention_weights (Tensor): (B, Nq, H, L, P).
         num_tokens (int): S, memory tokens per sample (all levels).
+        heads_first (bool): Order the bags (H, B, Nq) instead of (B, Nq, H).
 
     Returns:
         tuple: indices (B·Nq·H, L·P·4) into the (B·S) flattened value rows (int32 when they fit, else
         int64) and weights (B·Nq·H, L·P·4), differentiable in the locations and attention weights.
     """
     B, Nq, H, L, P, _ = sampling_locations.shape
+    batch_shape = (B, 1, 1, 1, 1, 1)
+    if heads_first:  # permute the small per-sample inputs, not the (…, 4) corner tensors
+        sampling_locations = sampling_locations.permute(2, 0, 1, 3, 4, 5)  # (H, B, Nq, L, P, 2)
+        attention_weights = attention_weights.permute(2, 0, 1, 3, 4)
+        batch_shape = (1, B, 1, 1, 1, 1)
     sizes = _level_sizes(spatial_shapes)
     device, dtype = sampling_locations.device, sampling_locations.dtype
     itype = torch.int32 if B * num_tokens < 2**31 - 1 else torch.int64
@@ -135,7 +142,7 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: T
 
     cx, wx = axis(x0, fx, w_l)
     cy, wy = axis(y0, fy, h_l)
-    batch = torch.arange(B, device=device, dtype=itype).view(B, 1, 1, 1, 1, 1) * num_tokens
+    batch = torch.arange(B, device=device, dtype=itype).view(batch_shape) * num_tokens
     rows = batch + starts.unsqueeze(-1) + cy * w_l.unsqueeze(-1)  # (B, Nq, H, L, P, 2)
     index = rows.unsqueeze(-1) + cx.unsqueeze(-2)  # (B, Nq, H, L, P, 2, 2), y-major
     weights = (attention_weights.unsqueeze(-1) * wy).unsqueeze(-1) * wx.unsqueeze(-2)
@@ -206,9 +213,11 @@ def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
     B, S, C = value.shape
     _, Nq, H, L, P, _ = sampling_locations.shape
     _check_sizes(spatial_shapes, S, L)
-    index, weights = bilinear_bags(spatial_shapes, sampling_locations, attention_weights, S)
-    out = GatherSum.apply(value.reshape(B * S, C), index, weights.to(value.dtype))  # (B*Nq*H, C)
-    return out.view(B, Nq, H, C)
+    # bags head-major, so the result is (H, B·Nq, C) in memory: the per-head value projection (a bmm over
+    # heads) reads it, and writes its gradient, without a permuting copy
+    index, weights = bilinear_bags(spatial_shapes, sampling_locations, attention_weights, S, True)
+    out = GatherSum.apply(value.reshape(B * S, C), index, weights.to(value.dtype))  # (H*B*Nq, C)
+    return out.view(H, B, Nq, C).permute(1, 2, 0, 3)  # (B, Nq, H, C), a view
 
 
 def _check_sizes(spatial_shapes, S: int, L: int) -> list:
@@ -364,6 +373,8 @@ class EMSDA(BaseModule):
         # parameters' dtype (a no-op under autocast, which keeps float32 parameters and casts the einsum)
         D = self.value_proj.out_features // H
         proj_w = self.value_proj.weight.view(H, D, -1)  # (H, D, C)
-        heads = torch.einsum('bnhc,hdc->bnhd', sampled.to(proj_w.dtype), proj_w)  # (B, Nq, H, D)
-        heads = heads + self.value_proj.bias.view(H, D)
+        # one bmm over heads; the gather-sum path already lays ``sampled`` out as (H, B·Nq, C) (a view here)
+        sampled = sampled.to(proj_w.dtype).permute(2, 0, 1, 3).reshape(H, B * Nq, -1)  # (H, B*Nq, C)
+        heads = torch.bmm(sampled, proj_w.transpose(1, 2))  # (H, B*Nq, D)
+        heads = heads.view(H, B, Nq, D).permute(1, 2, 0, 3) + self.value_proj.bias.view(H, D)
         return self.output_proj(heads.reshape(B, Nq, H * D))  # (B, Nq, C)
