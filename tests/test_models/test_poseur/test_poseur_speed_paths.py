@@ -98,3 +98,19 @@ def test_head_loss_equals_per_layer_losses(monkeypatch):
     assert len(fast_grads) == len(slow_grads)
     for a, b in zip(fast_grads, slow_grads):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_cached_position_embedding_equals_the_encoding():
+    """PoseurHead keeps the sine position embedding per level size (NCHW-contiguous): the same numbers as
+    SinePositionalEncoding, nothing in the state dict, a different size computed afresh."""
+    from mmpose_ext.models.poseur import PoseurHead
+
+    head = PoseurHead(in_channels=32, num_keypoints=5, num_levels=2, embed_dims=32, num_heads=4,
+                      num_points=2, num_decoder_layers=1, feedforward_channels=64)
+    keys = set(head.state_dict())
+    for h, w in ((8, 6), (4, 3), (8, 6)):
+        pos = head._position_embedding(h, w, torch.device('cpu'), torch.float32)
+        expected = head.positional_encoding(torch.zeros(1, h, w, dtype=torch.bool))
+        assert pos.is_contiguous() and torch.equal(pos, expected)
+    assert set(head.state_dict()) == keys
+    assert len(head._pos_cache) == 2
