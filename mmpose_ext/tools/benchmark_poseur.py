@@ -1,15 +1,18 @@
 """Poseur speed on CPU, as ratios against the MMPose/mmcv counterparts measured in the same run.
 
-    python -m mmpose_ext.tools.benchmark_poseur [--threads 1] [--repeats 3] [--train-batch 8]
+    python -m mmpose_ext.tools.benchmark_poseur [--threads 1] [--repeats 3] [--train-batch 8] [--r18-step]
 
 1. EMSDA vs mmcv's ``MultiScaleDeformableAttention`` (its pure-PyTorch path on CPU; with CUDA, its
    kernel too), forward + backward at Poseur-R50 shapes: B = 8 and 32, Nq = 17 × 4 (clean + 3 noisy
    groups), C = 256, 8 heads, 4 points, levels 64×48, 32×24, 16×12, 8×6 (256×192 input).
 2. Poseur-R50 (configs/poseur) vs MMPose's RLE-R50 (same ResNet-50 backbone): inference at batch 1 and
    32 (``mode='tensor'``, no flip) and one training step (loss + backward + AdamW step).
+3. ``--r18-step``: the training step of both with a ResNet-18 backbone at 128×96, batch 32 (issue 16's
+   setting; Poseur's neck and RLE's head take ResNet-18's widths).
 
-Prints median seconds and ratios (ours / theirs); goals from the issue: EMSDA ≤ 0.25×, inference
-≤ 1.25×, training step ≤ 1.5×.
+The two variants of every row run alternately, ``repeats`` times each after a warm-up, so that a load
+change on a shared machine hits both. Prints median seconds and ratios (ours / theirs); goals from the
+issues: EMSDA ≤ 0.25×, inference ≤ 1.1× at batch 1, training step ≤ 1.5×.
 """
 import argparse
 import statistics
@@ -25,14 +28,21 @@ LEVELS = ((64, 48), (32, 24), (16, 12), (8, 6))
 
 
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
+    return median_times(dict(fn=fn), repeats, warmup)['fn']
+
+
+def median_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Median seconds of every function, the functions run alternately (one of each per round)."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench_attention(batch: int, repeats: int, device: str = 'cpu') -> dict:
@@ -67,17 +77,24 @@ def bench_attention(batch: int, repeats: int, device: str = 'cpu') -> dict:
         emsda(query, value, ref, shapes, starts).sum().backward()
         sync()
 
-    t_msda, t_emsda = median_time(run_msda, repeats), median_time(run_emsda, repeats)
-    return dict(msda=t_msda, emsda=t_emsda, ratio=t_emsda / t_msda)
+    t = median_times(dict(msda=run_msda, emsda=run_emsda), repeats)
+    return dict(msda=t['msda'], emsda=t['emsda'], ratio=t['emsda'] / t['msda'])
 
 
-def _build(cfg_path):
+def _build(cfg_path, depth: int = 50):
     from mmengine.config import Config
 
     from mmpose.registry import MODELS
 
     cfg = Config.fromfile(str(cfg_path))
     cfg.model.backbone.init_cfg = None  # no download; weights do not change the speed
+    if depth != 50:
+        cfg.model.backbone.depth = depth
+        widths = [64, 128, 256, 512] if depth < 50 else [256, 512, 1024, 2048]
+        if cfg.model.neck is not None and 'in_channels' in cfg.model.neck:  # Poseur's ChannelMapper
+            cfg.model.neck.in_channels = widths
+        else:  # RLE: the head reads the last stage
+            cfg.model.head.in_channels = widths[-1]
     return MODELS.build(cfg.model), cfg
 
 
@@ -101,13 +118,10 @@ def bench_models(infer_batches, train_batch: int, repeats: int) -> dict:
 
     init_default_scope('mmpose')
     results = {}
-    import mmpose
-
-    rle_cfg = Path(mmpose.__file__).parent / '.mim' / 'configs' / RLE_CFG  # MMPose's own RLE-R50
-    models = {name: _build(path)[0] for name, path in (('poseur', POSEUR_CFG), ('rle', rle_cfg))}
+    models = _models()
     for batch in infer_batches:
         x = torch.randn(batch, 3, 256, 192)
-        row = {}
+        fns = {}
         for name, model in models.items():
             model.eval()
 
@@ -115,11 +129,26 @@ def bench_models(infer_batches, train_batch: int, repeats: int) -> dict:
                 with torch.no_grad():
                     model(x, None, mode='tensor')
 
-            row[name] = median_time(infer, repeats)
+            fns[name] = infer
+        row = median_times(fns, repeats)
         row['ratio'] = row['poseur'] / row['rle']
         results[f'inference bs{batch}'] = row
-    x, samples = torch.randn(train_batch, 3, 256, 192), _fake_samples(train_batch)
-    row = {}
+    if train_batch:
+        results[f'train step bs{train_batch}'] = _train_steps(models, train_batch, (256, 192), repeats)
+    return results
+
+
+def _models(depth: int = 50) -> dict:
+    import mmpose
+
+    rle_cfg = Path(mmpose.__file__).parent / '.mim' / 'configs' / RLE_CFG  # MMPose's own RLE-R50
+    return {name: _build(path, depth)[0] for name, path in (('poseur', POSEUR_CFG), ('rle', rle_cfg))}
+
+
+def _train_steps(models: dict, batch: int, size, repeats: int) -> dict:
+    """One training step (loss + backward + AdamW step) of every model, alternately."""
+    x, samples = torch.randn(batch, 3, *size), _fake_samples(batch)
+    fns = {}
     for name, model in models.items():
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -131,10 +160,18 @@ def bench_models(infer_batches, train_batch: int, repeats: int) -> dict:
             loss.backward()
             optimizer.step()
 
-        row[name] = median_time(step, repeats)
+        fns[name] = step
+    row = median_times(fns, repeats)
     row['ratio'] = row['poseur'] / row['rle']
-    results[f'train step bs{train_batch}'] = row
-    return results
+    return row
+
+
+def bench_r18_step(repeats: int, batch: int = 32) -> dict:
+    """Training-step seconds of Poseur and RLE with ResNet-18 at 128×96 (issue 16's setting)."""
+    from mmengine.registry import init_default_scope
+
+    init_default_scope('mmpose')
+    return _train_steps(_models(depth=18), batch, (128, 96), repeats)
 
 
 def main(argv=None):
@@ -145,6 +182,8 @@ def main(argv=None):
     parser.add_argument('--infer-batches', type=int, nargs='+', default=[1, 32])
     parser.add_argument('--train-batch', type=int, default=8)
     parser.add_argument('--skip-models', action='store_true', help='attention only')
+    parser.add_argument('--r18-step', action='store_true',
+                        help='also the training step at ResNet-18 / 128x96 / batch 32')
     args = parser.parse_args(argv)
     import mmpose_ext  # noqa: F401  (registers our modules)
 
@@ -162,6 +201,10 @@ def main(argv=None):
         for name, r in bench_models(args.infer_batches, args.train_batch, args.repeats).items():
             print(f'Poseur-R50 vs RLE-R50 {name:<16s} RLE {r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
                   f'ratio {r["ratio"]:.3f}')
+    if args.r18_step:
+        r = bench_r18_step(args.repeats)
+        print(f'Poseur-R18 vs RLE-R18 train step bs32 128x96 RLE {r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
+              f'ratio {r["ratio"]:.3f}')
 
 
 if __name__ == '__main__':
