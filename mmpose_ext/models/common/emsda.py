@@ -157,7 +157,8 @@ class GatherSum(torch.autograd.Function):
     weights[m, e] · grad_out[m]``, run as one more ``embedding_bag`` over ``grad_out``: the entries sorted
     by row (one sort of the int32 indices), each value row a bag of the bags that read it. The weight
     gradient is ``<grad_out[m], value[index[m, e]]>`` (ATen's per-sample-weights kernel, no (M·E, C)
-    gather materialised). Not twice differentiable.
+    gather materialised), taken in the same row-sorted order (the value rows read in sequence). Not twice
+    differentiable.
 
     Args (of ``apply``):
         value (Tensor): (R, C).
@@ -181,8 +182,9 @@ class GatherSum(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         flat = index.reshape(-1)
         grad_value = grad_weights = None
+        psw_backward = torch.ops.aten._embedding_bag_per_sample_weights_backward  # <grad[bag], table[idx]>
         if ctx.needs_input_grad[0]:
-            _, order = flat.sort()  # entries grouped by the value row they read
+            rows, order = flat.sort()  # entries grouped by the value row they read
             counts = torch.bincount(flat, minlength=value.shape[0])
             offsets = (counts.cumsum(0) - counts).to(flat.dtype)  # (R,): every row's first entry
             # the bag (row of grad_out) of every entry: E is L·P·4, usually a power of two
@@ -190,12 +192,15 @@ class GatherSum(torch.autograd.Function):
                 torch.div(order, E, rounding_mode='floor')
             grad_value = F.embedding_bag(bags.to(flat.dtype), grad_out, offsets, mode='sum',
                                          per_sample_weights=weights.reshape(-1)[order])  # empty bags: 0
-        if ctx.needs_input_grad[2]:
-            flat64 = flat.long()
+            if ctx.needs_input_grad[2]:
+                # the weight gradient in the same row order: each value row is read once, in sequence,
+                # and grad_out (B·Nq·H rows, smaller than the value) randomly; then back to entry order
+                sorted_grad = psw_backward(value, grad_out, bags, offsets[:1].long(), rows.long(), 0, -1)
+                grad_weights = torch.empty_like(sorted_grad).index_put_((order,), sorted_grad).view(M, E)
+        elif ctx.needs_input_grad[2]:
             offsets = torch.arange(0, M * E, E, device=flat.device)
             offset2bag = torch.arange(M, device=flat.device).repeat_interleave(E)
-            grad_weights = torch.ops.aten._embedding_bag_per_sample_weights_backward(
-                grad_out, value, flat64, offsets, offset2bag, 0, -1).view(M, E)
+            grad_weights = psw_backward(grad_out, value, flat.long(), offsets, offset2bag, 0, -1).view(M, E)
         return grad_value, None, grad_weights
 
 

@@ -61,6 +61,12 @@ def test_gather_sum_gradcheck_float64():
     bag_weights = bag_weights.detach().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda v, w: GatherSum.apply(v, index, w), (table, bag_weights),
                                     eps=1e-6, atol=1e-7)
+    # the weight gradient alone (value without gradient) takes the unsorted path: the same numbers
+    bag_weights.grad = None
+    GatherSum.apply(table, index, bag_weights).square().sum().backward()
+    alone = torch.autograd.grad(GatherSum.apply(table.detach(), index, bag_weights).square().sum(),
+                                bag_weights)[0]
+    assert torch.allclose(alone, bag_weights.grad, rtol=0, atol=1e-12)
     # int64 indices give the same result
     assert torch.equal(GatherSum.apply(table, index.long(), bag_weights),
                        GatherSum.apply(table, index, bag_weights))
