@@ -231,32 +231,9 @@ class RLEFlowLoss(nn.Module):
         N, K, _ = pred.shape
         if N == 0:  # no instances: a zero that keeps the graph
             return pred.sum() * 0.0
-
-        if self.sigma_activation == 'sigmoid':
-            sigma = sigma.sigmoid()
-        sigma = sigma.clamp(min=self.eps)
-
-        error = (pred - target) / (sigma + self.eps)  # ē, (N, K, 2)
-        log_phi = self.log_prob(error.reshape(-1, 2))  # (N·K,)
-        log_phi = log_phi.reshape(N, K, 1)
-        loss = torch.log(sigma) - log_phi  # flow term, (N, K, 2)
-
-        if self.residual:
-            if self.q_distribution == 'laplace':
-                loss = loss + torch.log(sigma * 2) + torch.abs(error)
-            elif self.q_distribution == 'gaussian':
-                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + 0.5 * error**2
-            else:  # 'poseur'
-                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + \
-                    torch.abs(target - pred) / (math.sqrt(2) * sigma + self.eps)
-
-        if self.use_target_weight:
-            if target_weight is None:
-                raise ValueError('RLEFlowLoss: use_target_weight=True but no target_weight was given')
-            if target_weight.dim() == 2:
-                target_weight = target_weight.unsqueeze(-1)  # (N, K, 1)
-            loss = loss * target_weight
-
+        if target_weight is not None and target_weight.dim() == 2:
+            target_weight = target_weight.unsqueeze(-1)  # (N, K, 1)
+        loss = self._terms(pred, sigma, target, target_weight)  # (N, K, 2)
         if self.size_average:
             loss = loss / (N * K if self.normalize == 'keypoint' else N)
         return loss.sum() * self.loss_weight
