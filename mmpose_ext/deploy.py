@@ -50,6 +50,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .models.poseur.poseur_head import rle_score
+
 #: Prefix of every metadata key the export writes.
 META_PREFIX = 'mmpose_ext.'
 #: Version of the metadata schema (bumped on incompatible changes).
@@ -140,24 +142,31 @@ def _laplace(scorer, sigma_scale: float = 1.0, sigma_activation: str = 'none') -
                 formula='weight * prod_axes(1 - exp(-radius / max(sigma_scale * sigma, eps)))')
 
 
+def _laplace_scorer(model: nn.Module):
+    """The :class:`~mmpose_ext.models.common.LaplaceIntegralScorer` that ``predict`` scores σ with, or None
+    when the head scores ``1 − mean(σ)`` (or does not score σ)."""
+    kind, head = head_kind(model), _head(model)
+    if kind == 'regression':
+        return getattr(head.decoder, 'scorer', None)
+    if kind == 'sinecc' or (kind == 'poseur' and head.score == 'laplace'):
+        return head.scorer
+    return None
+
+
 def score_meta(model: nn.Module) -> Dict:
     """How ``predict`` scores keypoints (without flip test), as data."""
-    kind, head = head_kind(model), _head(model)
+    kind, scorer = head_kind(model), _laplace_scorer(model)
     if kind == 'heatmap':
         return dict(rule='heatmap_max', formula='max of the (K, H, W) heatmap')
     if kind == 'simcc':
         return dict(rule='simcc_max', formula='min(max_x, max_y) of the raw SimCC vectors')
-    if kind == 'regression':
-        scorer = getattr(head.decoder, 'scorer', None)
+    if kind in ('regression', 'poseur'):  # RLEHead's σ are logits, Poseur's already positive
+        activation = 'sigmoid' if kind == 'regression' else 'none'
         if scorer is not None:
-            return _laplace(scorer, sigma_activation='sigmoid')
-        return dict(rule='one_minus_mean_sigma', sigma_activation='sigmoid', formula='1 - mean_axes(sigma)')
+            return _laplace(scorer, sigma_activation=activation)
+        return dict(rule='one_minus_mean_sigma', sigma_activation=activation, formula='1 - mean_axes(sigma)')
     if kind == 'sinecc':  # the MLE kernel of scale σ is a Laplace of scale 2σ on both axes
-        return _laplace(head.scorer, sigma_scale=2.0)
-    if kind == 'poseur':
-        if head.score == 'laplace':
-            return _laplace(head.scorer)
-        return dict(rule='one_minus_mean_sigma', sigma_activation='none', formula='1 - mean_axes(sigma)')
+        return _laplace(scorer, sigma_scale=2.0)
     if kind == 'rtmo':
         return dict(rule='rtmo', instance='max class probability (sigmoid) of the grid point',
                     keypoint='sigmoid visibility')
@@ -241,20 +250,6 @@ def _num_keypoints(model, kind) -> Optional[int]:
 
 
 # ---------------------------------------------------------------------------------------------- decoding
-def _laplace_score(sigma: Tensor, meta: Dict) -> Tensor:
-    """(…, 2) σ → (…) Laplace-integral score (in the graph)."""
-    sigma = (sigma * meta['sigma_scale']).clamp(min=meta['eps'])
-    return meta['weight'] * (1.0 - torch.exp(-meta['radius'] / sigma)).prod(-1)
-
-
-def _sigma_score(sigma: Tensor, meta: Dict) -> Tensor:
-    if meta.get('sigma_activation') == 'sigmoid':
-        sigma = sigma.sigmoid()
-    if meta['rule'] == 'laplace_integral':
-        return _laplace_score(sigma, meta)
-    return 1.0 - sigma.mean(-1)
-
-
 def _heatmap_maximum(heatmaps: Tensor):
     """(B, K, H, W) → flattened maps, first-maximum x, y (int64, −1 where the maximum ≤ 0) and maxima."""
     W = heatmaps.shape[-1]
@@ -375,12 +370,21 @@ class DecodedPath(nn.Module):
         head = _head(model)
         self.codec = getattr(head, 'decoder', None)
         self.score = score_meta(model)
+        self.scorer = _laplace_scorer(model)  # the model's own module: the graph scores as predict does
         self.num_keypoints = _num_keypoints(model, self.kind)
         self.input_size = _input_size(model, self.kind, (1, 3, 0, 0))
         if self.kind == 'rtmo':
             test_cfg = getattr(model, 'test_cfg', None) or {}
             self.score_thr = float(test_cfg.get('score_thr', 0.01) if score_thr is None else score_thr)
             self.nms_thr = float(test_cfg.get('nms_thr', 1.0) if nms_thr is None else nms_thr)
+
+    def _sigma_score(self, sigma: Tensor) -> Tensor:
+        """(…, 2) σ as the head outputs it → (…) keypoint scores, by the head's rule (:func:`score_meta`)."""
+        if self.score.get('sigma_activation') == 'sigmoid':
+            sigma = sigma.sigmoid()
+        if self.scorer is not None:
+            return self.scorer(sigma * self.score['sigma_scale'])
+        return rle_score(sigma)
 
     def output_names(self) -> Tuple[str, ...]:
         if self.kind == 'rtmo':
@@ -402,14 +406,14 @@ class DecodedPath(nn.Module):
             coords = outs[0][..., :2] * outs[0].new_tensor(size)
             if outs[0].shape[-1] == 2:
                 return coords, torch.ones_like(coords[..., 0])
-            return coords, _sigma_score(outs[0][..., 2:4], self.score)
+            return coords, self._sigma_score(outs[0][..., 2:4])
         if kind == 'sinecc':
             sigma = outs[3].unsqueeze(-1).expand(*outs[3].shape, 2)
-            return outs[2] * outs[2].new_tensor(size), _sigma_score(sigma, self.score)
+            return outs[2] * outs[2].new_tensor(size), self._sigma_score(sigma)
         if kind == 'poseur':
             K = self.num_keypoints
             coords, sigma = outs[2][:, -1, :K], outs[3][:, -1, :K]
-            return coords * coords.new_tensor(size), _sigma_score(sigma, self.score)
+            return coords * coords.new_tensor(size), self._sigma_score(sigma)
         if kind == 'rtmo':
             boxes, scores, keypoints, kpt_scores = outs
             D = boxes.shape[1]
