@@ -33,6 +33,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmpose_ext_runtime.core import instance_score
+
 
 class InferError(ValueError):
     """Bad input to the tool: the message says what and where."""
@@ -173,8 +175,7 @@ def person_score(bbox_score: float, keypoint_scores: np.ndarray, mode: str = 'bb
         return float(np.mean(keypoint_scores))
     if mode == 'bbox_rle':
         return float(bbox_score + np.mean(keypoint_scores) + np.max(keypoint_scores))
-    valid = keypoint_scores[keypoint_scores > keypoint_score_thr]
-    return float(bbox_score * (valid.mean() if valid.size else 0.0))
+    return instance_score(bbox_score, keypoint_scores, keypoint_score_thr)  # 'bbox_keypoint', as the runtime
 
 
 def predict_image(model, image: Path, bottomup: bool, boxes: Optional[np.ndarray] = None,
