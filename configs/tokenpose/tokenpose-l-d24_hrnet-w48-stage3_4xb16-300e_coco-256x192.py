@@ -12,33 +12,23 @@
 # Model differences: MMPose's HRNet keeps the fuse layers of the last stage-3 module into branches 1-2
 # (0.34 M parameters and their FLOPs reach no output; the official stage 3 ends with
 # multi_scale_output=False): hence find_unused_parameters=True for DDP. Otherwise as every TokenPose here.
-_base_ = ['./tokenpose-s-v1_stem_4xb32-300e_coco-256x192.py']
+# The backbone is TokenPose-B's (HRNet truncated after stage 3, FeatureMapProcessor on branch 1) at W48 widths.
+_base_ = ['./tokenpose-b_hrnet-w32-stage3_4xb32-300e_coco-256x192.py']
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='HRNet',
-        in_channels=3,
         extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(4, ),
-                        num_channels=(64, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(4, 4),
-                        num_channels=(48, 96)),
-            stage3=dict(num_modules=4, num_branches=3, block='BASIC', num_blocks=(4, 4, 4),
-                        num_channels=(48, 96, 192)),
-            # 0 modules: an identity, so HRNet returns stage 3's branches (see the B config)
-            stage4=dict(num_modules=0, num_branches=3, block='BASIC', num_blocks=(4, 4, 4),
-                        num_channels=(48, 96, 192))),
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='https://download.openmmlab.com/mmpose/pretrain_models/hrnet_w48-8ef0771d.pth')),
-    neck=dict(type='FeatureMapProcessor', select_index=0),
+            stage2=dict(num_channels=(48, 96)),
+            stage3=dict(num_channels=(48, 96, 192)),
+            stage4=dict(num_channels=(48, 96, 192))),  # 0 modules: stage 3's branches (see the B config)
+        init_cfg=dict(checkpoint='https://download.openmmlab.com/mmpose/pretrain_models/hrnet_w48-8ef0771d.pth')),
     head=dict(  # everything not set here (patch 4x3, D=192, MLP ratio 3, 'sine-full', loss, codec, K) is S-v1's
         type='TokenPoseLHead',
         in_channels=48,
         depth=(8, 8, 8),
         num_heads=12,
-        qk_scale=None))  # official TokenPose_L_base: scale_with_head=True
+        qk_scale=None))  # official TokenPose_L_base: scale_with_head=True (as B)
 
 train_dataloader = dict(batch_size=16)
 auto_scale_lr = dict(base_batch_size=64)
-find_unused_parameters = True  # MMEngine's switch for the DDP wrapper: the dead stage-3 fuse layers above
+# find_unused_parameters = True comes from B: the dead stage-3 fuse layers above
