@@ -1,10 +1,15 @@
-"""Re-timing an MMEngine config's epoch-based schedule (used by the demo and the evidence tools)."""
+"""Re-timing an MMEngine config's epoch-based schedule (used by the demo and
+the evidence tools)."""
 
 
 def set_epochs(cfg, epochs: int) -> None:
-    """Set ``cfg``'s training length to ``epochs`` in place, consistently: the validation and checkpoint
-    intervals become ``epochs`` (one evaluation and one checkpoint at the end) and every epoch-based
-    scheduler ends there (``T_max`` too, for cosine schedules). Iteration-based warm-ups are kept."""
+    """Set ``cfg``'s training length to ``epochs`` in place, consistently: the
+    validation and checkpoint intervals become ``epochs`` (one evaluation and
+    one checkpoint at the end) and every epoch-based scheduler ends there
+    (``T_max`` too, for cosine schedules).
+
+    Iteration-based warm-ups are kept.
+    """
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = epochs
     cfg.default_hooks.checkpoint.interval = epochs

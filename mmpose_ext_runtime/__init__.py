@@ -1,4 +1,5 @@
-"""Run a pose model exported by ``mmpose_ext.deploy.export_onnx`` with only NumPy, OpenCV and onnxruntime.
+"""Run a pose model exported by ``mmpose_ext.deploy.export_onnx`` with only
+NumPy, OpenCV and onnxruntime.
 
     python -m mmpose_ext_runtime MODEL.onnx IMAGE_OR_DIR [--bboxes COCO_JSON] [--out DIR]
 
@@ -10,4 +11,7 @@ torch, mmcv, mmengine or mmpose.
 from .app import draw, load_boxes, main, run
 from .core import PoseModel, decode, get_warp_matrix, instance_score
 
-__all__ = ['PoseModel', 'decode', 'draw', 'get_warp_matrix', 'instance_score', 'load_boxes', 'main', 'run']
+__all__ = [
+    'PoseModel', 'decode', 'draw', 'get_warp_matrix', 'instance_score',
+    'load_boxes', 'main', 'run'
+]

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, the bundled COCO/CrowdPose fixtures and their metainfo."""
+"""Shared fixtures: the repository root, the bundled COCO/CrowdPose fixtures
+and their metainfo."""
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,12 @@ def _seed():
 
 @pytest.fixture(autouse=True, scope='session')
 def _one_intra_op_thread():
-    """The models under test are tiny: one intra-op thread is as fast, and on a busy 2-core machine
-    two threads contending made some tests 10-40x slower (measured). Subprocesses are unaffected."""
+    """The models under test are tiny: one intra-op thread is as fast, and on a
+    busy 2-core machine two threads contending made some tests 10-40x slower
+    (measured).
+
+    Subprocesses are unaffected.
+    """
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -42,15 +47,19 @@ def _one_intra_op_thread():
 
 @pytest.fixture(scope='session')
 def tiny_synthetic(tmp_path_factory) -> Path:
-    """A few generated COCO-layout images (train 8 / val 4) for the cross-head tests of tests/zoo.py."""
+    """A few generated COCO-layout images (train 8 / val 4) for the cross-head
+    tests of tests/zoo.py."""
     from zoo import make_tiny_dataset
     return make_tiny_dataset(tmp_path_factory.mktemp('tiny_synthetic'))
 
 
 @pytest.fixture(autouse=True)
 def _fresh_message_hub(request):
-    """Each test starts with an empty current MessageHub. A Runner of an earlier test leaves its own hub
-    current, holding its last iteration, which NonFiniteError messages would otherwise quote."""
+    """Each test starts with an empty current MessageHub.
+
+    A Runner of an earlier test leaves its own hub current, holding its last
+    iteration, which NonFiniteError messages would otherwise quote.
+    """
     from mmengine.logging import MessageHub
     name = f'test:{request.node.nodeid}'
     MessageHub.get_instance(name)

@@ -1,16 +1,19 @@
-"""Every head trains and tests at batch size 1 (a dataset whose size leaves a last batch of one hits it at the
-end of every epoch), through MMEngine's Runner on generated data."""
+"""Every head trains and tests at batch size 1 (a dataset whose size leaves a
+last batch of one hits it at the end of every epoch), through MMEngine's Runner
+on generated data."""
 import pytest
 import torch
 from mmengine.runner import Runner
-
 from zoo import HEADS, runner_cfg
 
 
 @pytest.mark.parametrize('name', list(HEADS))
 def test_batch_size_one_trains_and_tests(name, tiny_synthetic, tmp_path):
     cfg = runner_cfg(name, tiny_synthetic, tmp_path, iters=2, batch_size=1)
-    cfg.test_evaluator = [m for m in cfg.test_evaluator if m['type'] != 'CocoMetric']  # the box metric suffices
+    # the box metric suffices
+    cfg.test_evaluator = [
+        m for m in cfg.test_evaluator if m['type'] != 'CocoMetric'
+    ]
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()

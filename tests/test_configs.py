@@ -1,22 +1,26 @@
-"""Every config under configs/ parses (with its mmpose:: bases) and builds its model; heads get K from
-the config and the model runs forward on a dummy batch."""
+"""Every config under configs/ parses (with its mmpose:: bases) and builds its
+model; heads get K from the config and the model runs forward on a dummy
+batch."""
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
 from mmpose.registry import MODELS
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / 'configs').rglob('*.py'))
+CONFIGS = sorted(
+    (Path(__file__).resolve().parents[1] / 'configs').rglob('*.py'))
 CONFIGS = [c for c in CONFIGS if '_base_' not in c.parts]
 
 
 def _no_pretrained(cfg):
-    """No hub is reachable here: drop pretrained init so the model builds and initialises offline.
-    A wrapper (SCAIPoseEstimator) holds the wrapped model's config in ``base_model`` and its weights in
-    ``base_checkpoint``."""
+    """No hub is reachable here: drop pretrained init so the model builds and
+    initialises offline.
+
+    A wrapper (SCAIPoseEstimator) holds the wrapped model's config in
+    ``base_model`` and its weights in ``base_checkpoint``.
+    """
     model = cfg.model
     if 'base_model' in model:
         model.base_checkpoint = None
@@ -26,9 +30,11 @@ def _no_pretrained(cfg):
     return cfg
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_config_builds_and_runs(path):
-    init_default_scope('mmpose')  # as MMPose's tools do; run alone, this file had no default scope set
+    # as MMPose's tools do; run alone, this file had no default scope set
+    init_default_scope('mmpose')
     cfg = _no_pretrained(Config.fromfile(str(path)))
     assert 'mmpose_ext' in cfg.custom_imports['imports']
     model = MODELS.build(cfg.model)

@@ -1,31 +1,38 @@
 """Exact resume: training N iterations straight, and resuming at N/2 from the checkpoint MMEngine wrote there
-(``resume=True``, ``load_from`` = that checkpoint, as ``tools/train.py --resume CKPT`` sets them) and training
-on to N, give the same weights (1e-6) on the CPU, seeded, for Poseur and MMPose's heatmap head.
+(``resume=True``, ``load_from`` = that checkpoint, as
+``tools/train.py --resume CKPT`` sets them) and training on to N, give the same
+weights (1e-6) on the CPU, seeded, for Poseur and MMPose's heatmap head.
 
-Poseur draws from torch's generator in the model (dropout, noisy reference groups), which MMEngine's resume
-does not restore (see ``mmpose_ext.runtime.seeding``): it resumes exactly with ``IterationSeedHook``, which its
-configs carry (checked here). The heatmap head draws nothing in the model and resumes exactly in any case.
+Poseur draws from torch's generator in the model (dropout, noisy reference
+groups), which MMEngine's resume does not restore (see
+``mmpose_ext.runtime.seeding``): it resumes exactly with ``IterationSeedHook``,
+which its configs carry (checked here). The heatmap head draws nothing in the
+model and resumes exactly in any case.
 
-The resumed half crosses an epoch boundary, so the sampler's reshuffle (seeded by seed + epoch) is exercised;
-MMEngine's IterBasedTrainLoop skips the N/2 batches already seen by loading them again. The checkpoint is read
-with torch's ``weights_only=True`` default, which works through mmpose_ext's allow-list (``mmpose_ext.checkpoint``).
+The resumed half crosses an epoch boundary, so the sampler's reshuffle (seeded
+by seed + epoch) is exercised; MMEngine's IterBasedTrainLoop skips the N/2
+batches already seen by loading them again. The checkpoint is read with torch's
+``weights_only=True`` default, which works through mmpose_ext's allow-list
+(``mmpose_ext.checkpoint``).
 """
 import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-
 from zoo import runner_cfg
 
 ITERS = 8  # N
 BATCH = 2
 ATOL = 1e-6
-#: heads whose model draws random numbers: resumed exactly with IterationSeedHook
+# : heads whose model draws random numbers: resumed exactly with
+# IterationSeedHook
 DRAWS_IN_MODEL = ('poseur', )
 
-# The Runner trains on the GPU when there is one, where kernels need not be bitwise reproducible (MMEngine's
-# deterministic=False; grid_sample's backward adds atomically).
-pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason='exact resume is checked on the CPU')
+# The Runner trains on the GPU when there is one, where kernels need not be
+# bitwise reproducible (MMEngine's deterministic=False; grid_sample's backward
+# adds atomically).
+pytestmark = pytest.mark.skipif(
+    torch.cuda.is_available(), reason='exact resume is checked on the CPU')
 
 
 class RecordLosses(Hook):
@@ -34,15 +41,24 @@ class RecordLosses(Hook):
     def __init__(self):
         self.losses = {}
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        self.losses[runner.iter + 1] = {k: float(v) for k, v in outputs.items()}
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        self.losses[runner.iter + 1] = {
+            k: float(v)
+            for k, v in outputs.items()
+        }
 
 
 def _train(name, data_root, work_dir, resume_from=None):
     cfg = runner_cfg(name, data_root, work_dir, iters=ITERS, batch_size=BATCH)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=ITERS // 2, by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=ITERS // 2, by_epoch=False)
     if name in DRAWS_IN_MODEL:  # the config as shipped
-        assert any(h['type'] == 'IterationSeedHook' for h in cfg.custom_hooks), cfg.custom_hooks
+        assert any(h['type'] == 'IterationSeedHook'
+                   for h in cfg.custom_hooks), cfg.custom_hooks
     if resume_from is not None:
         cfg.resume, cfg.load_from = True, str(resume_from)
     runner = Runner.from_cfg(cfg)
@@ -53,21 +69,35 @@ def _train(name, data_root, work_dir, resume_from=None):
 
 
 @pytest.mark.parametrize('name', ['poseur', 'mmpose-heatmap'])
-def test_resume_gives_the_weights_of_a_straight_run(name, tiny_synthetic, tmp_path):
-    straight, straight_losses = _train(name, tiny_synthetic, tmp_path / 'straight')
+def test_resume_gives_the_weights_of_a_straight_run(name, tiny_synthetic,
+                                                    tmp_path):
+    straight, straight_losses = _train(name, tiny_synthetic,
+                                       tmp_path / 'straight')
     batches_per_epoch = len(straight.train_dataloader)
-    assert ITERS // 2 < batches_per_epoch < ITERS  # the resumed half crosses an epoch boundary
+    # the resumed half crosses an epoch boundary
+    assert ITERS // 2 < batches_per_epoch < ITERS
 
-    resumed, resumed_losses = _train(name, tiny_synthetic, tmp_path / 'resumed',
-                                     resume_from=tmp_path / 'straight' / f'iter_{ITERS // 2}.pth')
+    resumed, resumed_losses = _train(
+        name,
+        tiny_synthetic,
+        tmp_path / 'resumed',
+        resume_from=tmp_path / 'straight' / f'iter_{ITERS // 2}.pth')
     assert sorted(resumed_losses) == list(range(ITERS // 2 + 1, ITERS + 1))
     assert resumed.iter == straight.iter == ITERS
 
-    first_diverging = next((i for i in resumed_losses if resumed_losses[i] != straight_losses[i]), None)
+    first_diverging = next(
+        (i for i in resumed_losses if resumed_losses[i] != straight_losses[i]),
+        None)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
-    deltas = {k: (a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].numel()}
+    deltas = {
+        k: (a[k].double() - b[k].double()).abs().max().item()
+        for k in a if a[k].numel()
+    }
     worst = max(deltas, key=deltas.get)
-    print(f'{name}: max |Δ| {deltas[worst]:.3g} at {worst}; first differing loss at iteration {first_diverging}')
-    assert deltas[worst] <= ATOL, (f'{name}: resumed weights differ by {deltas[worst]:.3g} at {worst}; '
-                                   f'losses first differ at iteration {first_diverging}: '
-                                   f'{straight_losses.get(first_diverging)} vs {resumed_losses.get(first_diverging)}')
+    print(f'{name}: max |Δ| {deltas[worst]:.3g} at {worst}; first differing '
+          f'loss at iteration {first_diverging}')
+    assert deltas[worst] <= ATOL, (
+        f'{name}: resumed weights differ by {deltas[worst]:.3g} at {worst}; '
+        f'losses first differ at iteration {first_diverging}: '
+        f'{straight_losses.get(first_diverging)} vs '
+        f'{resumed_losses.get(first_diverging)}')

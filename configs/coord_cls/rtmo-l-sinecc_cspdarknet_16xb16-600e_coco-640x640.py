@@ -1,15 +1,23 @@
-# RTMO-l with our one-stage head: MMPose's RTMO-l COCO 640x640 recipe unchanged (CSPDarknet deepen 1.0 /
-# widen 1.0 from YOLOX-l weights, HybridEncoder on [256, 512, 1024] channels -> 512-channel projector, pose
-# vectors and DCC input of 512 channels, 16x16 images, 600 epochs, AdamW 4e-3, SimOTA, EMA; MLE loss weight
-# 0.01 until epoch 280, where RTMOModeSwitchHook sets proxy_target_cc, overlaps_power 1.0 and the cls / MLE /
-# OKS loss weights 2 / 5 / 10; COCO stage 2 (YOLOXPoseModeSwitchHook) from epoch 580).
-# Only the head differs, exactly as in rtmo-s-sinecc_cspdarknet_8xb32-600e_coco-640x640.py: RTMOSineCCHead
-# (MMPose's head module, assigner and losses; our DynamicCoordinateClassifier from the base's dcc_cfg as is;
-# CoordMLELoss instead of MLECCLoss, at the base's weight). The hook's keys apply to our head unchanged. K
-# comes from the dataset metainfo (the base's `metafile`) instead of the base's literal num_keypoints.
-_base_ = ['mmpose::body_2d_keypoint/rtmo/coco/rtmo-l_16xb16-600e_coco-640x640.py']
+# RTMO-l with our one-stage head: MMPose's RTMO-l COCO 640x640 recipe unchanged
+# (CSPDarknet deepen 1.0 / widen 1.0 from YOLOX-l weights, HybridEncoder on
+# [256, 512, 1024] channels -> 512-channel projector, pose vectors and DCC
+# input of 512 channels, 16x16 images, 600 epochs, AdamW 4e-3, SimOTA, EMA; MLE
+# loss weight 0.01 until epoch 280, where RTMOModeSwitchHook sets
+# proxy_target_cc, overlaps_power 1.0 and the cls / MLE / OKS loss weights 2 /
+# 5 / 10; COCO stage 2 (YOLOXPoseModeSwitchHook) from epoch 580).
+# Only the head differs, exactly as in
+# rtmo-s-sinecc_cspdarknet_8xb32-600e_coco-640x640.py: RTMOSineCCHead (MMPose's
+# head module, assigner and losses; our DynamicCoordinateClassifier from the
+# base's dcc_cfg as is; CoordMLELoss instead of MLECCLoss, at the base's
+# weight). The hook's keys apply to our head unchanged. K comes from the
+# dataset metainfo (the base's `metafile`) instead of the base's literal
+# num_keypoints.
+_base_ = [
+    'mmpose::body_2d_keypoint/rtmo/coco/rtmo-l_16xb16-600e_coco-640x640.py'
+]
 
-from mmpose.datasets.datasets.utils import parse_pose_metainfo  # noqa: E402  (after _base_: a plain config)
+from mmpose.datasets.datasets.utils import \
+    parse_pose_metainfo  # noqa: E402  (after _base_: a plain config)
 
 custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
 
@@ -20,6 +28,11 @@ model = dict(
     head=dict(
         type='RTMOSineCCHead',
         num_keypoints=num_keypoints,
-        num_dets=100,  # detections of the exported top-k graph (forward); predict follows test_cfg
-        loss_mle=dict(_delete_=True, type='CoordMLELoss',
-                      loss_weight={{_base_.model.head.loss_mle.loss_weight}})))  # the base's weight
+        # detections of the exported top-k graph (forward); predict follows
+        # test_cfg
+        num_dets=100,
+        loss_mle=dict(
+            _delete_=True,
+            type='CoordMLELoss',
+            # the base's weight
+            loss_weight={{_base_.model.head.loss_mle.loss_weight}})))

@@ -1,8 +1,13 @@
-# SineCoordClsHead (sine-encoded bins, RTMO's MLE loss, σ-based scores) on RTMPose-s: MMPose's CSPNeXt-s
-# backbone and RTMPose-s COCO 256x192 recipe (420 epochs, two augmentation stages). The head replaces
-# RTMCCHead (7x7 final conv as RTMPose; DCC keypoint features of 128 channels instead of the GAU's 256), and
-# the codec becomes RegressionLabel, so both stages' pipelines are restated with it.
-_base_ = ['mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-s_8xb256-420e_coco-256x192.py']
+# SineCoordClsHead (sine-encoded bins, RTMO's MLE loss, σ-based scores) on
+# RTMPose-s: MMPose's CSPNeXt-s backbone and RTMPose-s COCO 256x192 recipe (420
+# epochs, two augmentation stages). The head replaces RTMCCHead (7x7 final conv
+# as RTMPose; DCC keypoint features of 128 channels instead of the GAU's 256),
+# and the codec becomes RegressionLabel, so both stages' pipelines are restated
+# with it.
+_base_ = [
+    'mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-s_8xb256-420e_coco-'
+    '256x192.py'
+]
 
 custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
 
@@ -13,7 +18,8 @@ model = dict(
         _delete_=True,
         type='SineCoordClsHead',
         in_channels=512,
-        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
+        # K = 17 from the dataset
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),
         input_size=codec['input_size'],
         in_featuremap_size=tuple([s // 32 for s in codec['input_size']]),
         simcc_split_ratio=2.0,
@@ -21,8 +27,13 @@ model = dict(
         feat_channels=128,
         spe_channels=128,
         spe_temperature=300.0,
-        gau_cfg=dict(s=128, expansion_factor=2, dropout_rate=0.0, drop_path=0.0, act_fn='SiLU',
-                     pos_enc='add'),
+        gau_cfg=dict(
+            s=128,
+            expansion_factor=2,
+            dropout_rate=0.0,
+            drop_path=0.0,
+            act_fn='SiLU',
+            pos_enc='add'),
         loss=dict(type='CoordMLELoss'),
         scorer=dict(type='LaplaceIntegralScorer', radius=0.1)))
 
@@ -36,28 +47,47 @@ def _pipeline(scale_factor, rotate_factor, shift_factor, dropout_p):
         dict(type='GetBBoxCenterScale'),
         dict(type='RandomFlip', direction='horizontal'),
         dict(type='RandomHalfBody'),
-        dict(type='RandomBBoxTransform', shift_factor=shift_factor, scale_factor=scale_factor,
-             rotate_factor=rotate_factor),
+        dict(
+            type='RandomBBoxTransform',
+            shift_factor=shift_factor,
+            scale_factor=scale_factor,
+            rotate_factor=rotate_factor),
         dict(type='TopdownAffine', input_size=codec['input_size']),
         dict(type='mmdet.YOLOXHSVRandomAug'),
-        dict(type='Albumentation',
-             transforms=[
-                 dict(type='Blur', p=0.1),
-                 dict(type='MedianBlur', p=0.1),
-                 dict(type='CoarseDropout', max_holes=1, max_height=0.4, max_width=0.4, min_holes=1,
-                      min_height=0.2, min_width=0.2, p=dropout_p),
-             ]),
+        dict(
+            type='Albumentation',
+            transforms=[
+                dict(type='Blur', p=0.1),
+                dict(type='MedianBlur', p=0.1),
+                dict(
+                    type='CoarseDropout',
+                    max_holes=1,
+                    max_height=0.4,
+                    max_width=0.4,
+                    min_holes=1,
+                    min_height=0.2,
+                    min_width=0.2,
+                    p=dropout_p),
+            ]),
         dict(type='GenerateTarget', encoder=codec),
         dict(type='PackPoseInputs'),
     ]
 
 
-# RTMPose-s's two stages, as in the base (RandomBBoxTransform's default shift_factor is 0.16)
+# RTMPose-s's two stages, as in the base (RandomBBoxTransform's default
+# shift_factor is 0.16)
 train_pipeline = _pipeline([0.6, 1.4], 80, 0.16, 1.0)
 train_pipeline_stage2 = _pipeline([0.75, 1.25], 60, 0.0, 0.5)
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 custom_hooks = [
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002, update_buffers=True, priority=49),
-    dict(type='mmdet.PipelineSwitchHook', switch_epoch=max_epochs - stage2_num_epochs,
-         switch_pipeline=train_pipeline_stage2),
+    dict(
+        type='EMAHook',
+        ema_type='ExpMomentumEMA',
+        momentum=0.0002,
+        update_buffers=True,
+        priority=49),
+    dict(
+        type='mmdet.PipelineSwitchHook',
+        switch_epoch=max_epochs - stage2_num_epochs,
+        switch_pipeline=train_pipeline_stage2),
 ]

@@ -1,8 +1,13 @@
-# Coordinate classification against sine-encoded bins (SineCoordClsHead: RTMO's DCC in static mode) with
-# RTMO's Laplace MLE loss and σ-based (Laplace-integral) keypoint scores, on MMPose's SimCC ResNet-50 COCO
-# 256x192 recipe. Differences from the base: the head, the loss and the codec (RegressionLabel gives the
-# coordinates the MLE loss needs); data, schedule and pretrained backbone are MMPose's.
-_base_ = ['mmpose::body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py']
+# Coordinate classification against sine-encoded bins (SineCoordClsHead: RTMO's
+# DCC in static mode) with RTMO's Laplace MLE loss and σ-based
+# (Laplace-integral) keypoint scores, on MMPose's SimCC ResNet-50 COCO 256x192
+# recipe. Differences from the base: the head, the loss and the codec
+# (RegressionLabel gives the coordinates the MLE loss needs); data, schedule
+# and pretrained backbone are MMPose's.
+_base_ = [
+    'mmpose::body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-'
+    '256x192.py'
+]
 
 custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
 
@@ -13,15 +18,21 @@ model = dict(
         _delete_=True,
         type='SineCoordClsHead',
         in_channels=2048,
-        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
+        # K = 17 from the dataset
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),
         input_size=codec['input_size'],
         in_featuremap_size=tuple([s // 32 for s in codec['input_size']]),
         simcc_split_ratio=2.0,
         feat_channels=128,
         spe_channels=128,
         spe_temperature=300.0,
-        gau_cfg=dict(s=128, expansion_factor=2, dropout_rate=0.0, drop_path=0.0, act_fn='SiLU',
-                     pos_enc='add'),
+        gau_cfg=dict(
+            s=128,
+            expansion_factor=2,
+            dropout_rate=0.0,
+            drop_path=0.0,
+            act_fn='SiLU',
+            pos_enc='add'),
         loss=dict(type='CoordMLELoss'),
         scorer=dict(type='LaplaceIntegralScorer', radius=0.1)))
 

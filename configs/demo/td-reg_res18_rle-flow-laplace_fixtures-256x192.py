@@ -1,7 +1,9 @@
-# The bundled demo: RLE regression with RLEFlowLoss + Laplace-integral scores, trained from scratch on the
-# few real COCO images in data/fixtures (a smoke-scale run on CPU, not a benchmark). Inherits our COCO
-# RLE config and overrides only what a CPU demo on 14 instances needs: a ResNet-18 with no pretrained
-# weights, the data paths, a short schedule and the evaluation on the same images (GT boxes).
+# The bundled demo: RLE regression with RLEFlowLoss + Laplace-integral scores,
+# trained from scratch on the few real COCO images in data/fixtures (a
+# smoke-scale run on CPU, not a benchmark). Inherits our COCO RLE config and
+# overrides only what a CPU demo on 14 instances needs: a ResNet-18 with no
+# pretrained weights, the data paths, a short schedule and the evaluation on
+# the same images (GT boxes).
 _base_ = ['../rle/td-reg_res50_rle-flow-laplace-8xb64-210e_coco-256x192.py']
 
 data_root = '{{ fileDirname }}/../../data/fixtures/coco/'
@@ -11,21 +13,30 @@ train_cfg = dict(max_epochs=240, val_interval=240)
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=10, start_factor=0.01, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=240, eta_min=1e-5, by_epoch=True, begin=0, end=240),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=240,
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=0,
+        end=240),
 ]
 auto_scale_lr = dict(enable=False)
 
 model = dict(
-    backbone=dict(depth=18, init_cfg=None),
-    head=dict(in_channels=512))
+    backbone=dict(depth=18, init_cfg=None), head=dict(in_channels=512))
 
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1), rotate_factor=10),
+    dict(
+        type='RandomBBoxTransform',
+        shift_factor=0.05,
+        scale_factor=(0.9, 1.1),
+        rotate_factor=10),
     dict(type='TopdownAffine', input_size=(192, 256)),
-    dict(type='GenerateTarget', encoder={{ _base_.codec }}),
+    dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs'),
 ]
 
@@ -33,13 +44,20 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(data_root='', ann_file=ann_file, data_prefix=dict(img=data_root),
-                 pipeline=train_pipeline))
+    dataset=dict(
+        data_root='',
+        ann_file=ann_file,
+        data_prefix=dict(img=data_root),
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(data_root='', ann_file=ann_file, bbox_file=None, data_prefix=dict(img=data_root)))
+    dataset=dict(
+        data_root='',
+        ann_file=ann_file,
+        bbox_file=None,
+        data_prefix=dict(img=data_root)))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=ann_file)
 test_evaluator = val_evaluator

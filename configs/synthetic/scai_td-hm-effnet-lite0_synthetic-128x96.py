@@ -1,32 +1,45 @@
-# Ours: SCAI (CVPR 2023) on top of MMPose's heatmap head in the shared synthetic setting. Wraps the model of
-# td-hm_effnet-lite0_synthetic-128x96.py (whose data settings this inherits; frozen), with COCO's kinematic
-# chains and the paper's networks (Φ/Γ 13 layers, C 7, width 64). Outside the benchmark, train the heatmap
-# model first, then stage 1 with this config and stage 2 with
-# `--cfg-options model.train_cfg.stage=correction optim_wrapper.optimizer.lr=4.1e-4 load_from=<stage-1 ckpt>`.
-# The benchmark (mmpose_ext.tools.benchmark) reads `benchmark`: it takes the heatmap model it trained in the
-# same run, splits the budget over the two stages, and tests with and without test-time adaptation.
+# Ours: SCAI (CVPR 2023) on top of MMPose's heatmap head in the shared
+# synthetic setting. Wraps the model of td-hm_effnet-lite0_synthetic-128x96.py
+# (whose data settings this inherits; frozen), with COCO's kinematic chains and
+# the paper's networks (Φ/Γ 13 layers, C 7, width 64). Outside the benchmark,
+# train the heatmap model first, then stage 1 with this config and stage 2 with
+# `--cfg-options model.train_cfg.stage=correction
+# optim_wrapper.optimizer.lr=4.1e-4 load_from=<stage-1 ckpt>`. The benchmark
+# (mmpose_ext.tools.benchmark) reads `benchmark`: it takes the heatmap model it
+# trained in the same run, splits the budget over the two stages, and tests
+# with and without test-time adaptation.
 _base_ = ['./td-hm_effnet-lite0_synthetic-128x96.py']
 
 model = dict(
     _delete_=True,
     type='SCAIPoseEstimator',
     base_model={{_base_.model}},
-    base_checkpoint='work_dirs/td-hm_effnet-lite0_synthetic-128x96/epoch_30.pth',
+    base_checkpoint=
+    'work_dirs/td-hm_effnet-lite0_synthetic-128x96/epoch_30.pth',
     chains='coco',
-    train_cfg=dict(stage='phi_gamma', alternate=True, gamma_distal_input='phi'),
+    train_cfg=dict(
+        stage='phi_gamma', alternate=True, gamma_distal_input='phi'),
     test_cfg=dict(adapt=dict(enable=False, steps=20, lr=0.013, decay=0.96)))
 
-optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=1e-3))  # the paper's (Φ, Γ); C: 4.1e-4
-# Under DDP, stage 1 leaves one of Φ / Γ without gradient in each (alternating) step: DDP must look for unused
-# parameters and leave their gradients undefined, so that Adam skips them as in single-process training (an
-# exact-zero gradient would let Adam's momentum move them; see SCAIPoseEstimator's docstring). Stage 2 uses
-# every parameter of C: the benchmark's stage 2 turns the search off (elsewhere it costs one pass over the autograd
-# graph per step and a DDP warning).
-find_unused_parameters = True  # MMEngine's switch for the DDP wrapper its Runner builds
+# the paper's (Φ, Γ); C: 4.1e-4
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=1e-3))
+# Under DDP, stage 1 leaves one of Φ / Γ without gradient in each (alternating)
+# step: DDP must look for unused parameters and leave their gradients
+# undefined, so that Adam skips them as in single-process training (an
+# exact-zero gradient would let Adam's momentum move them; see
+# SCAIPoseEstimator's docstring). Stage 2 uses every parameter of C: the
+# benchmark's stage 2 turns the search off (elsewhere it costs one pass over
+# the autograd graph per step and a DDP warning).
+# MMEngine's switch for the DDP wrapper its Runner builds
+find_unused_parameters = True
 
 benchmark = dict(
     wraps='td-hm_effnet-lite0_synthetic-128x96',
-    stages=[{'model.train_cfg.stage': 'phi_gamma'},
-            {'model.train_cfg.stage': 'correction', 'optim_wrapper.optimizer.lr': 4.1e-4,
-             'find_unused_parameters': False}],
+    stages=[{
+        'model.train_cfg.stage': 'phi_gamma'
+    }, {
+        'model.train_cfg.stage': 'correction',
+        'optim_wrapper.optimizer.lr': 4.1e-4,
+        'find_unused_parameters': False
+    }],
     test_variants={'+TTA': dict(test_cfg=dict(adapt=dict(enable=True)))})

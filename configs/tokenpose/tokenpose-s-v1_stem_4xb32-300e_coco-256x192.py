@@ -1,68 +1,125 @@
-# TokenPose-S-v1 (Li et al., ICCV 2021) at COCO 256x192, the official recipe of leeyegy/TokenPose
-# experiments/coco/tokenpose/tokenpose_s_v1_256_192_patch43_dim192_depth12_heads8.yaml as far as MMPose 1.x
-# allows (what still differs is listed below and in projects/tokenpose/README.md):
-# small stem (2 stride-2 convs + 4 bottlenecks, 256 ch at 1/4, from scratch), 4x3 patches of the 64x48 map
-# (256 visual tokens), 17 keypoint tokens, 12 layers x 8 heads, D=192, MLP ratio 3, sine position
-# embedding before every layer ('sine-full'), Adam lr 1e-3 (no weight decay), 300 epochs, lr x0.1 at 200
-# and 260, NO warm-up, 4 GPUs x 32. This file carries the recipe for every TokenPose COCO config here.
+# TokenPose-S-v1 (Li et al., ICCV 2021) at COCO 256x192, the official recipe of
+# leeyegy/TokenPose
+# experiments/coco/tokenpose/tokenpose_s_v1_256_192_patch43_dim192_depth12_heads8.yaml
+# as far as MMPose 1.x
+# allows (what still differs is listed below and in
+# projects/tokenpose/README.md):
+# small stem (2 stride-2 convs + 4 bottlenecks, 256 ch at 1/4, from scratch),
+# 4x3 patches of the 64x48 map
+# (256 visual tokens), 17 keypoint tokens, 12 layers x 8 heads, D=192, MLP
+# ratio 3, sine position
+# embedding before every layer ('sine-full'), Adam lr 1e-3 (no weight decay),
+# 300 epochs, lr x0.1 at 200
+# and 260, NO warm-up, 4 GPUs x 32. This file carries the recipe for every
+# TokenPose COCO config here.
 #
-# Data (the official JointsDataset, DarkPose's): flip 0.5, half body (>8 visible keypoints, p 0.3, box x1.5),
-# scale s * clip(randn * 0.35 + 1, 0.65, 1.35), rotation clip(randn * 45, -90, 90) with p 0.6, no shift;
-# DarkPose's unbiased Gaussian targets (sigma 2) and DARK decoding (blur 11) with flip test without the
-# one-pixel heatmap shift; loss 0.5 x MSE (JointsMSELoss). Everything else (detected boxes
-# COCO_val2017_detections_AP_H_56_person.json, CocoMetric with OKS-NMS 0.9 / keypoint score 0.2,
-# ImageNet normalisation, RGB) is inherited from MMPose's HRNet-W32 config and matches the official one.
+# Data (the official JointsDataset, DarkPose's): flip 0.5, half body (>8
+# visible keypoints, p 0.3, box x1.5),
+# scale s * clip(randn * 0.35 + 1, 0.65, 1.35), rotation clip(randn * 45, -90,
+# 90) with p 0.6, no shift;
+# DarkPose's unbiased Gaussian targets (sigma 2) and DARK decoding (blur 11)
+# with flip test without the
+# one-pixel heatmap shift; loss 0.5 x MSE (JointsMSELoss). Everything else
+# (detected boxes
+# COCO_val2017_detections_AP_H_56_person.json, CocoMetric with OKS-NMS 0.9 /
+# keypoint score 0.2,
+# ImageNet normalisation, RGB) is inherited from MMPose's HRNet-W32 config and
+# matches the official one.
 #
-# Augmentation, what still differs: MMPose's RandomBBoxTransform draws a normal TRUNCATED to +-1 sigma
-# (scipy truncnorm(-1, 1)) times its factor, the official code a normal CLIPPED at +-1 sigma (scale) and
-# +-2 sigma (rotation). We keep the official SUPPORT: scale_factor=(0.65, 1.35) (mean 1, half-width 0.35)
-# and rotate_factor=90 (+-90 degrees). Within it the shapes differ: the official scale puts 31.7% of its
-# mass exactly on 0.65 / 1.35 (std 0.251), ours has no atoms (std 0.189); rotated samples have std 43.2
-# degrees officially (4.6% exactly at +-90), 48.6 with ours (rotate_factor=80 would match the std, 43.2,
-# but not the range). Rotation probability 0.6 and no shift (shift_prob=0) are exact; MMPose's half body
-# prefers the upper body with p 0.7 where the official code uses randn < 0.5 (p 0.69).
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py']
+# Augmentation, what still differs: MMPose's RandomBBoxTransform draws a normal
+# TRUNCATED to +-1 sigma
+# (scipy truncnorm(-1, 1)) times its factor, the official code a normal CLIPPED
+# at +-1 sigma (scale) and
+# +-2 sigma (rotation). We keep the official SUPPORT: scale_factor=(0.65, 1.35)
+# (mean 1, half-width 0.35)
+# and rotate_factor=90 (+-90 degrees). Within it the shapes differ: the
+# official scale puts 31.7% of its
+# mass exactly on 0.65 / 1.35 (std 0.251), ours has no atoms (std 0.189);
+# rotated samples have std 43.2
+# degrees officially (4.6% exactly at +-90), 48.6 with ours (rotate_factor=80
+# would match the std, 43.2,
+# but not the range). Rotation probability 0.6 and no shift (shift_prob=0) are
+# exact; MMPose's half body
+# prefers the upper body with p 0.7 where the official code uses randn < 0.5 (p
+# 0.69).
+_base_ = [
+    'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-'
+    '210e_coco-256x192.py'
+]
 
 custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
 
 train_cfg = dict(max_epochs=300, val_interval=10)
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))  # HRNet's get_optimizer: Adam, no weight decay
-param_scheduler = [  # no warm-up: the official tools/train.py has only MultiStepLR, stepped per epoch
-    dict(type='MultiStepLR', begin=0, end=300, milestones=[200, 260], gamma=0.1, by_epoch=True),
+# HRNet's get_optimizer: Adam, no weight decay
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+# no warm-up: the official tools/train.py has only MultiStepLR, stepped per
+# epoch
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=300,
+        milestones=[200, 260],
+        gamma=0.1,
+        by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=128)
 
-# DarkPose's targets (unbiased: the Gaussian centred on the sub-pixel keypoint) and DARK decoding
-codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2, unbiased=True,
-             blur_kernel_size=11)
+# DarkPose's targets (unbiased: the Gaussian centred on the sub-pixel keypoint)
+# and DARK decoding
+codec = dict(
+    type='MSRAHeatmap',
+    input_size=(192, 256),
+    heatmap_size=(48, 64),
+    sigma=2,
+    unbiased=True,
+    blur_kernel_size=11)
 
 model = dict(
-    backbone=dict(_delete_=True, type='TokenPoseStem', in_channels=3, stem_channels=64, out_channels=256,
-                  num_blocks=4),
+    backbone=dict(
+        _delete_=True,
+        type='TokenPoseStem',
+        in_channels=3,
+        stem_channels=64,
+        out_channels=256,
+        num_blocks=4),
     head=dict(
         _delete_=True,
         type='TokenPoseHead',
         in_channels=256,
-        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # K = 17 from the dataset
+        # K = 17 from the dataset
+        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),
         patch_size=(4, 3),
         embed_dims=192,
         depth=12,
         num_heads=8,
         mlp_ratio=3,
-        qk_scale=192**-0.5,  # the official TokenPose-S code scales by dim**-0.5, not head_dim**-0.5
+        # the official TokenPose-S code scales by dim**-0.5, not head_dim**-0.5
+        qk_scale=192**-0.5,
         pos_every_layer=True,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5),  # JointsMSELoss's 0.5
+        # JointsMSELoss's 0.5
+        loss=dict(
+            type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5),
         decoder=codec),
-    # the official validate() averages the flipped heatmaps without shifting them by a pixel
+    # the official validate() averages the flipped heatmaps without shifting
+    # them by a pixel
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False))
 
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),  # padding 1.25, as the official _xywh2cs
     dict(type='RandomFlip', direction='horizontal'),  # p 0.5
-    dict(type='RandomHalfBody'),  # >= 9 visible keypoints, p 0.3, padding 1.5: the official values
-    dict(type='RandomBBoxTransform', shift_factor=0., shift_prob=0., scale_factor=(0.65, 1.35), scale_prob=1.,
-         rotate_factor=90., rotate_prob=0.6),  # official sf 0.35, rf 45 (clip +-2 rf); see the header
+    # >= 9 visible keypoints, p 0.3, padding 1.5: the official values
+    dict(type='RandomHalfBody'),
+    dict(
+        type='RandomBBoxTransform',
+        shift_factor=0.,
+        shift_prob=0.,
+        scale_factor=(0.65, 1.35),
+        scale_prob=1.,
+        # official sf 0.35, rf 45 (clip +-2 rf); see the header
+        rotate_factor=90.,
+        rotate_prob=0.6),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),

@@ -1,6 +1,10 @@
-"""Datasets of mmpose_ext: the synthetic human-figure generator, the annotation checks
-(``AnnotationCheckHook``, registered in MMPose's ``HOOKS``) and data transforms (``EllipseCutout``)."""
+"""Datasets of mmpose_ext: the synthetic human-figure generator, the annotation
+checks (``AnnotationCheckHook``, registered in MMPose's ``HOOKS``) and data
+transforms (``EllipseCutout``)."""
 from .checks import AnnotationCheckHook, AnnotationError, check_annotations
 from .transforms import EllipseCutout
 
-__all__ = ['AnnotationCheckHook', 'AnnotationError', 'check_annotations', 'EllipseCutout']
+__all__ = [
+    'AnnotationCheckHook', 'AnnotationError', 'check_annotations',
+    'EllipseCutout'
+]

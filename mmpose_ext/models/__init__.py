@@ -1,14 +1,18 @@
 from .backbones import EfficientNetLite
 from .common import EMSDA, LaplaceIntegralScorer, RLEFlowLoss
-from .coord_cls import CoordMLELoss, DynamicCoordinateClassifier, RTMOSineCCHead, SineCoordClsHead
+from .coord_cls import (CoordMLELoss, DynamicCoordinateClassifier,
+                        RTMOSineCCHead, SineCoordClsHead)
 from .poseur import PoseurHead
-from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet, SCAIHeatmapLoss, SCAIPoseEstimator,
-                   SCAIPredictionNet)
-from .tokenpose import TokenPoseHead, TokenPoseImageInput, TokenPoseLHead, TokenPoseStem
+from .scai import (SCAICorrectionLoss, SCAICorrectionNet, SCAIFeedbackNet,
+                   SCAIHeatmapLoss, SCAIPoseEstimator, SCAIPredictionNet)
+from .tokenpose import (TokenPoseHead, TokenPoseImageInput, TokenPoseLHead,
+                        TokenPoseStem)
 
 __all__ = [
-    'CoordMLELoss', 'DynamicCoordinateClassifier', 'EfficientNetLite', 'EMSDA', 'LaplaceIntegralScorer', 'PoseurHead',
-    'RLEFlowLoss', 'RTMOSineCCHead', 'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet', 'SCAIHeatmapLoss',
-    'SCAIPoseEstimator', 'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseImageInput',
+    'CoordMLELoss', 'DynamicCoordinateClassifier', 'EfficientNetLite', 'EMSDA',
+    'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss', 'RTMOSineCCHead',
+    'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet',
+    'SCAIHeatmapLoss', 'SCAIPoseEstimator', 'SCAIPredictionNet',
+    'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseImageInput',
     'TokenPoseLHead', 'TokenPoseStem'
 ]

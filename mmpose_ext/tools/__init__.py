@@ -1,1 +1,2 @@
-"""Command-line entry points (``python -m mmpose_ext.tools.<name>``): thin, calling the library."""
+"""Command-line entry points (``python -m mmpose_ext.tools.<name>``): thin,
+calling the library."""

@@ -1,4 +1,5 @@
-"""CPU latency of each exportable head: ONNX Runtime against PyTorch eager, same network, same inputs.
+"""CPU latency of each exportable head: ONNX Runtime against PyTorch eager,
+same network, same inputs.
 
     python -m mmpose_ext.tools.benchmark_onnx [--configs CONFIG ...] [--batches 1 32] [--threads 1 2]
         [--repeats 20] [--warmup 3] [--opset 17] [--out DIR]
@@ -30,7 +31,8 @@ from typing import List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 SYN = REPO / 'configs' / 'synthetic'
-#: the methods' synthetic configs (not the training-only ablations) and RTMO-t with our one-stage head
+# : the methods' synthetic configs (not the training-only ablations) and RTMO-t
+# with our one-stage head
 DEFAULT_CONFIGS = [
     SYN / 'poseur_effnet-lite0_synthetic-128x96.py',
     SYN / 'tokenpose_effnet-lite0_synthetic-128x96.py',
@@ -39,25 +41,31 @@ DEFAULT_CONFIGS = [
     SYN / 'scai_td-hm-effnet-lite0_synthetic-128x96.py',
     SYN / 'td-hm_effnet-lite0_synthetic-128x96.py',
     SYN / 'simcc_effnet-lite0_synthetic-128x96.py',
-    REPO / 'configs' / 'coord_cls' / 'rtmo-t-sinecc_cspdarknet_8xb32-600e_body7-416x416.py',
+    REPO / 'configs' / 'coord_cls' /
+    'rtmo-t-sinecc_cspdarknet_8xb32-600e_body7-416x416.py',
 ]
 GOAL = 0.8  # ORT / eager
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--configs', nargs='+', default=[str(p) for p in DEFAULT_CONFIGS])
+    parser.add_argument(
+        '--configs', nargs='+', default=[str(p) for p in DEFAULT_CONFIGS])
     parser.add_argument('--batches', nargs='+', type=int, default=[1, 32])
     parser.add_argument('--threads', nargs='+', type=int, default=[1, 2])
-    parser.add_argument('--repeats', type=int, default=20, help='timed runs of each (median)')
-    parser.add_argument('--warmup', type=int, default=3, help='untimed runs of each first')
+    parser.add_argument(
+        '--repeats', type=int, default=20, help='timed runs of each (median)')
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed runs of each first')
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--out', default=None, help='also write benchmark_onnx.{json,md} here')
+    parser.add_argument(
+        '--out', default=None, help='also write benchmark_onnx.{json,md} here')
     return parser.parse_args(argv)
 
 
 def build_model(config: str):
-    """(model in eval mode, (H, W) input size, head type name) as MMEngine's runner initialises it."""
+    """(model in eval mode, (H, W) input size, head type name) as MMEngine's
+    runner initialises it."""
     import torch
     from mmengine.config import Config
     from mmpose.apis import init_model
@@ -67,10 +75,13 @@ def build_model(config: str):
     init_cfg = backbone.get('init_cfg') or {}
     if 'checkpoint' in init_cfg and '://' in str(init_cfg['checkpoint']) and \
             not str(init_cfg['checkpoint']).startswith('efficientnet-lite://'):
-        cfg.model.backbone.init_cfg = None  # a download (RTMO's YOLOX weights): random init instead
+        # a download (RTMO's YOLOX weights): random init instead
+        cfg.model.backbone.init_cfg = None
     if 'base_checkpoint' in cfg.model:
-        cfg.model.base_checkpoint = None  # SCAI: the wrapped model as initialised, no trained file needed
-    model = init_model(cfg, None, device='cpu', cfg_options={})  # {}: keeps init_cfg, reads no model.backbone
+        # SCAI: the wrapped model as initialised, no trained file needed
+        cfg.model.base_checkpoint = None
+    # {}: keeps init_cfg, reads no model.backbone
+    model = init_model(cfg, None, device='cpu', cfg_options={})
     with torch.no_grad():
         model.init_weights()
     model.eval()
@@ -78,8 +89,10 @@ def build_model(config: str):
         w, h = cfg.model.test_cfg.input_size
     else:
         w, h = cfg.codec.input_size
-    head = getattr(model, 'head', None) or getattr(getattr(model, 'base', None), 'head', None)
-    name = type(model).__name__ if type(model).__name__ == 'SCAIPoseEstimator' else type(head).__name__
+    head = getattr(model, 'head', None) or getattr(
+        getattr(model, 'base', None), 'head', None)
+    name = type(model).__name__ if type(
+        model).__name__ == 'SCAIPoseEstimator' else type(head).__name__
     return model, (h, w), name
 
 
@@ -91,12 +104,13 @@ def _session(path, threads: int):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(
+        str(path), options, providers=['CPUExecutionProvider'])
 
 
 def time_pair(model, session, inputs, repeats: int, warmup: int):
-    """Median seconds of eager ``model(inputs, None, mode='tensor')`` and of the ORT session on the same inputs,
-    timed alternately."""
+    """Median seconds of eager ``model(inputs, None, mode='tensor')`` and of
+    the ORT session on the same inputs, timed alternately."""
     import torch
 
     feed = {'input': inputs.numpy()}
@@ -120,9 +134,15 @@ def time_pair(model, session, inputs, repeats: int, warmup: int):
     return statistics.median(times['eager']), statistics.median(times['ort'])
 
 
-def benchmark(configs: List[str], batches=(1, 32), threads=(1, 2), repeats: int = 20, warmup: int = 3,
-              opset: int = 17, work_dir: Optional[str] = None) -> List[dict]:
-    """One row per (config, threads, batch): eager / ORT median ms, ratio, export check."""
+def benchmark(configs: List[str],
+              batches=(1, 32),
+              threads=(1, 2),
+              repeats: int = 20,
+              warmup: int = 3,
+              opset: int = 17,
+              work_dir: Optional[str] = None) -> List[dict]:
+    """One row per (config, threads, batch): eager / ORT median ms, ratio,
+    export check."""
     import torch
 
     import mmpose_ext  # noqa: F401  (registers our modules)
@@ -135,19 +155,33 @@ def benchmark(configs: List[str], batches=(1, 32), threads=(1, 2), repeats: int 
             for config in configs:
                 torch.set_num_threads(max(threads))
                 model, (h, w), head = build_model(config)
-                path = export_onnx(model, Path(tmp) / f'{Path(config).stem}.onnx', input_shape=(1, 3, h, w),
-                                   opset=opset, dynamic_batch=True)
+                path = export_onnx(
+                    model,
+                    Path(tmp) / f'{Path(config).stem}.onnx',
+                    input_shape=(1, 3, h, w),
+                    opset=opset,
+                    dynamic_batch=True)
                 gen = torch.Generator().manual_seed(0)
-                max_diff = check_onnx(model, path, torch.randn(2, 3, h, w, generator=gen))
+                max_diff = check_onnx(model, path,
+                                      torch.randn(2, 3, h, w, generator=gen))
                 for n_threads in threads:
                     torch.set_num_threads(n_threads)
                     session = _session(path, n_threads)
                     for batch in batches:
                         inputs = torch.randn(batch, 3, h, w, generator=gen)
-                        eager, ort_s = time_pair(model, session, inputs, repeats, warmup)
-                        rows.append(dict(config=Path(config).stem, head=head, input=f'{h}x{w}', threads=n_threads,
-                                         batch=batch, eager_ms=1e3 * eager, ort_ms=1e3 * ort_s,
-                                         ratio=ort_s / eager, max_abs_diff=max_diff))
+                        eager, ort_s = time_pair(model, session, inputs,
+                                                 repeats, warmup)
+                        rows.append(
+                            dict(
+                                config=Path(config).stem,
+                                head=head,
+                                input=f'{h}x{w}',
+                                threads=n_threads,
+                                batch=batch,
+                                eager_ms=1e3 * eager,
+                                ort_ms=1e3 * ort_s,
+                                ratio=ort_s / eager,
+                                max_abs_diff=max_diff))
                         print(_line(rows[-1]), file=sys.stderr, flush=True)
         finally:
             torch.set_num_threads(previous)
@@ -155,18 +189,26 @@ def benchmark(configs: List[str], batches=(1, 32), threads=(1, 2), repeats: int 
 
 
 def _line(row: dict) -> str:
-    return (f"| {row['config']} | {row['head']} | {row['input']} | {row['threads']} | {row['batch']} | "
-            f"{row['eager_ms']:.1f} | {row['ort_ms']:.1f} | {row['ratio']:.2f}x | {row['max_abs_diff']:.1e} |")
+    return (
+        f"| {row['config']} | {row['head']} | {row['input']} | "
+        f"{row['threads']} | {row['batch']} | "
+        f"{row['eager_ms']:.1f} | {row['ort_ms']:.1f} | {row['ratio']:.2f}x "
+        f"| {row['max_abs_diff']:.1e} |")
 
 
 def markdown(rows: List[dict]) -> str:
-    lines = ['| config | head | input (HxW) | threads | batch | PyTorch eager (ms) | ONNX Runtime (ms) | ORT / eager '
-             '| max abs diff |', '|---|---|---|---|---|---|---|---|---|']
+    lines = [
+        '| config | head | input (HxW) | threads | batch | PyTorch eager '
+        '(ms) | ONNX Runtime (ms) | ORT / eager '
+        '| max abs diff |', '|---|---|---|---|---|---|---|---|---|'
+    ]
     lines += [_line(r) for r in rows]
     if rows:
         met = sum(r['ratio'] <= GOAL for r in rows)
         lines.append('')
-        lines.append(f'{met} of {len(rows)} rows at or below the goal ORT / eager <= {GOAL}x.')
+        lines.append(
+            f'{met} of {len(rows)} rows at or below the goal ORT / eager <= '
+            f'{GOAL}x.')
     return '\n'.join(lines)
 
 
@@ -175,15 +217,19 @@ def main(argv=None) -> List[dict]:
     import onnxruntime
     import torch
 
-    rows = benchmark(args.configs, args.batches, args.threads, args.repeats, args.warmup, args.opset)
-    header = (f'torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, CPU; median of {args.repeats} '
-              f'alternating runs after {args.warmup} warm-up runs each')
+    rows = benchmark(args.configs, args.batches, args.threads, args.repeats,
+                     args.warmup, args.opset)
+    header = (
+        f'torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, '
+        f'CPU; median of {args.repeats} '
+        f'alternating runs after {args.warmup} warm-up runs each')
     table = markdown(rows)
     print(header + '\n\n' + table)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / 'benchmark_onnx.json').write_text(json.dumps(dict(settings=vars(args), rows=rows), indent=1))
+        (out / 'benchmark_onnx.json').write_text(
+            json.dumps(dict(settings=vars(args), rows=rows), indent=1))
         (out / 'benchmark_onnx.md').write_text(header + '\n\n' + table + '\n')
     return rows
 

@@ -1,4 +1,5 @@
-"""Poseur speed on CPU, as ratios against the MMPose/mmcv counterparts measured in the same run.
+"""Poseur speed on CPU, as ratios against the MMPose/mmcv counterparts measured
+in the same run.
 
     python -m mmpose_ext.tools.benchmark_poseur [--threads 1] [--repeats 3] [--train-batch 8] [--r18-step]
 
@@ -23,7 +24,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 POSEUR_CFG = REPO / 'configs/poseur/poseur_res50_8xb32-325e_coco-256x192.py'
-RLE_CFG = 'body_2d_keypoint/topdown_regression/coco/td-reg_res50_rle-8xb64-210e_coco-256x192.py'
+RLE_CFG = ('body_2d_keypoint/topdown_regression/coco/td-reg_res50_rle-8xb64-'
+           '210e_coco-256x192.py')
 LEVELS = ((64, 48), (32, 24), (16, 12), (8, 6))
 
 
@@ -32,7 +34,8 @@ def median_time(fn, repeats: int, warmup: int = 1) -> float:
 
 
 def median_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
-    """Median seconds of every function, the functions run alternately (one of each per round)."""
+    """Median seconds of every function, the functions run alternately (one of
+    each per round)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -46,7 +49,8 @@ def median_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
 
 
 def bench_attention(batch: int, repeats: int, device: str = 'cpu') -> dict:
-    """Forward + backward seconds of EMSDA and mmcv's MSDA with the same weights and inputs."""
+    """Forward + backward seconds of EMSDA and mmcv's MSDA with the same
+    weights and inputs."""
     from mmcv.ops import MultiScaleDeformableAttention
 
     from mmpose_ext.models.common import EMSDA
@@ -55,7 +59,8 @@ def bench_attention(batch: int, repeats: int, device: str = 'cpu') -> dict:
     shapes = torch.tensor(LEVELS, device=device)
     starts = torch.tensor([0, 3072, 3840, 4032], device=device)
     S = sum(h * w for h, w in LEVELS)
-    msda = MultiScaleDeformableAttention(C, 8, 4, 4, dropout=0.0, batch_first=True).to(device)
+    msda = MultiScaleDeformableAttention(
+        C, 8, 4, 4, dropout=0.0, batch_first=True).to(device)
     emsda = EMSDA(C, 8, 4, 4).to(device)
     emsda.load_state_dict(msda.state_dict())
     query = torch.randn(batch, Nq, C, device=device, requires_grad=True)
@@ -68,8 +73,13 @@ def bench_attention(batch: int, repeats: int, device: str = 'cpu') -> dict:
 
     def run_msda():
         query.grad = value.grad = None
-        msda(query, value=value, identity=torch.zeros_like(query), reference_points=ref,
-             spatial_shapes=shapes, level_start_index=starts).sum().backward()
+        msda(
+            query,
+            value=value,
+            identity=torch.zeros_like(query),
+            reference_points=ref,
+            spatial_shapes=shapes,
+            level_start_index=starts).sum().backward()
         sync()
 
     def run_emsda():
@@ -83,15 +93,16 @@ def bench_attention(batch: int, repeats: int, device: str = 'cpu') -> dict:
 
 def _build(cfg_path, depth: int = 50):
     from mmengine.config import Config
-
     from mmpose.registry import MODELS
 
     cfg = Config.fromfile(str(cfg_path))
-    cfg.model.backbone.init_cfg = None  # no download; weights do not change the speed
+    # no download; weights do not change the speed
+    cfg.model.backbone.init_cfg = None
     if depth != 50:
         cfg.model.backbone.depth = depth
         widths = [64, 128, 256, 512] if depth < 50 else [256, 512, 1024, 2048]
-        if cfg.model.neck is not None and 'in_channels' in cfg.model.neck:  # Poseur's ChannelMapper
+        # Poseur's ChannelMapper
+        if cfg.model.neck is not None and 'in_channels' in cfg.model.neck:
             cfg.model.neck.in_channels = widths
         else:  # RLE: the head reads the last stage
             cfg.model.head.in_channels = widths[-1]
@@ -100,14 +111,14 @@ def _build(cfg_path, depth: int = 50):
 
 def _fake_samples(batch: int, K: int = 17):
     from mmengine.structures import InstanceData
-
     from mmpose.structures import PoseDataSample
 
     samples = []
     for _ in range(batch):
         sample = PoseDataSample()
-        sample.gt_instance_labels = InstanceData(keypoint_labels=torch.rand(1, K, 2),
-                                                 keypoint_weights=torch.ones(1, K))
+        sample.gt_instance_labels = InstanceData(
+            keypoint_labels=torch.rand(1, K, 2),
+            keypoint_weights=torch.ones(1, K))
         samples.append(sample)
     return samples
 
@@ -134,19 +145,25 @@ def bench_models(infer_batches, train_batch: int, repeats: int) -> dict:
         row['ratio'] = row['poseur'] / row['rle']
         results[f'inference bs{batch}'] = row
     if train_batch:
-        results[f'train step bs{train_batch}'] = _train_steps(models, train_batch, (256, 192), repeats)
+        results[f'train step bs{train_batch}'] = _train_steps(
+            models, train_batch, (256, 192), repeats)
     return results
 
 
 def _models(depth: int = 50) -> dict:
     import mmpose
 
-    rle_cfg = Path(mmpose.__file__).parent / '.mim' / 'configs' / RLE_CFG  # MMPose's own RLE-R50
-    return {name: _build(path, depth)[0] for name, path in (('poseur', POSEUR_CFG), ('rle', rle_cfg))}
+    # MMPose's own RLE-R50
+    rle_cfg = Path(mmpose.__file__).parent / '.mim' / 'configs' / RLE_CFG
+    return {
+        name: _build(path, depth)[0]
+        for name, path in (('poseur', POSEUR_CFG), ('rle', rle_cfg))
+    }
 
 
 def _train_steps(models: dict, batch: int, size, repeats: int) -> dict:
-    """One training step (loss + backward + AdamW step) of every model, alternately."""
+    """One training step (loss + backward + AdamW step) of every model,
+    alternately."""
     x, samples = torch.randn(batch, 3, *size), _fake_samples(batch)
     fns = {}
     for name, model in models.items():
@@ -167,7 +184,8 @@ def _train_steps(models: dict, batch: int, size, repeats: int) -> dict:
 
 
 def bench_r18_step(repeats: int, batch: int = 32) -> dict:
-    """Training-step seconds of Poseur and RLE with ResNet-18 at 128×96 (issue 16's setting)."""
+    """Training-step seconds of Poseur and RLE with ResNet-18 at 128×96 (issue
+    16's setting)."""
     from mmengine.registry import init_default_scope
 
     init_default_scope('mmpose')
@@ -176,14 +194,19 @@ def bench_r18_step(repeats: int, batch: int = 32) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
+    parser.add_argument(
+        '--threads', type=int, default=None, help='torch intra-op threads')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--attn-batches', type=int, nargs='*', default=[8, 32])
-    parser.add_argument('--infer-batches', type=int, nargs='+', default=[1, 32])
+    parser.add_argument(
+        '--infer-batches', type=int, nargs='+', default=[1, 32])
     parser.add_argument('--train-batch', type=int, default=8)
-    parser.add_argument('--skip-models', action='store_true', help='attention only')
-    parser.add_argument('--r18-step', action='store_true',
-                        help='also the training step at ResNet-18 / 128x96 / batch 32')
+    parser.add_argument(
+        '--skip-models', action='store_true', help='attention only')
+    parser.add_argument(
+        '--r18-step',
+        action='store_true',
+        help='also the training step at ResNet-18 / 128x96 / batch 32')
     args = parser.parse_args(argv)
     import mmpose_ext  # noqa: F401  (registers our modules)
 
@@ -195,15 +218,19 @@ def main(argv=None):
     for device in devices:
         for batch in args.attn_batches:
             r = bench_attention(batch, args.repeats, device)
-            print(f'EMSDA vs mmcv MSDA fwd+bwd [{device}] B={batch:<3d} mmcv {r["msda"]:.4f}s  '
+            print(f'EMSDA vs mmcv MSDA fwd+bwd [{device}] B={batch:<3d} mmcv '
+                  f'{r["msda"]:.4f}s  '
                   f'EMSDA {r["emsda"]:.4f}s  ratio {r["ratio"]:.3f}')
     if not args.skip_models:
-        for name, r in bench_models(args.infer_batches, args.train_batch, args.repeats).items():
-            print(f'Poseur-R50 vs RLE-R50 {name:<16s} RLE {r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
+        for name, r in bench_models(args.infer_batches, args.train_batch,
+                                    args.repeats).items():
+            print(f'Poseur-R50 vs RLE-R50 {name:<16s} RLE {r["rle"]:.4f}s  '
+                  f'Poseur {r["poseur"]:.4f}s  '
                   f'ratio {r["ratio"]:.3f}')
     if args.r18_step:
         r = bench_r18_step(args.repeats)
-        print(f'Poseur-R18 vs RLE-R18 train step bs32 128x96 RLE {r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
+        print('Poseur-R18 vs RLE-R18 train step bs32 128x96 RLE '
+              f'{r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
               f'ratio {r["ratio"]:.3f}')
 
 

@@ -1,4 +1,5 @@
-"""Keypoints on pictures from a trained model, through MMPose's own inference API and visualizer.
+"""Keypoints on pictures from a trained model, through MMPose's own inference
+API and visualizer.
 
     python -m mmpose_ext.tools.infer CONFIG CHECKPOINT IMAGE_OR_DIR [--bboxes COCO_DET_JSON] [--out DIR]
         [--device cpu] [--score-thr 0.3] [--kpt-thr 0.3] [--det-cat-id 1] [--no-vis] [--cfg-options K=V ...]
@@ -45,32 +46,60 @@ def parse_args(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='model config (ours or MMPose\'s)')
-    parser.add_argument('checkpoint', help='trained weights (an MMEngine checkpoint)')
+    parser.add_argument(
+        'checkpoint', help='trained weights (an MMEngine checkpoint)')
     parser.add_argument('images', help='an image file or a folder of images')
-    parser.add_argument('--bboxes', default=None,
-                        help='COCO detection results JSON (image_id, bbox xywh, score, category_id) for a top-down '
-                        'model; image ids are matched to numeric file stems. Default: the whole image')
-    parser.add_argument('--out', default='outputs/infer', help='output folder (predictions.json, vis/)')
+    parser.add_argument(
+        '--bboxes',
+        default=None,
+        help='COCO detection results JSON (image_id, bbox xywh, score, '
+        'category_id) for a top-down '
+        'model; image ids are matched to numeric file stems. Default: the '
+        'whole image')
+    parser.add_argument(
+        '--out',
+        default='outputs/infer',
+        help='output folder (predictions.json, vis/)')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='drop people whose detection / instance score is below this')
-    parser.add_argument('--kpt-thr', type=float, default=0.3, help='keypoints drawn above this score')
-    parser.add_argument('--det-cat-id', type=int, default=1, help='detection category of people in --bboxes')
-    parser.add_argument('--no-vis', action='store_true', help='write predictions.json only')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                        help='override config keys, as in MMPose\'s tools (e.g. model.test_cfg.flip_test=False)')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='drop people whose detection / instance score is below this')
+    parser.add_argument(
+        '--kpt-thr',
+        type=float,
+        default=0.3,
+        help='keypoints drawn above this score')
+    parser.add_argument(
+        '--det-cat-id',
+        type=int,
+        default=1,
+        help='detection category of people in --bboxes')
+    parser.add_argument(
+        '--no-vis', action='store_true', help='write predictions.json only')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default=None,
+        help='override config keys, as in MMPose\'s tools (e.g. '
+        'model.test_cfg.flip_test=False)')
     return parser.parse_args(argv)
 
 
-# ------------------------------------------------------------------------------------------------- inputs
+# -------------------------------------------------------------------------------------------------
+# inputs
 def list_images(path) -> List[Path]:
-    """An image file, or the images of a folder (by extension, as MMPose's inferencer; sorted by name)."""
+    """An image file, or the images of a folder (by extension, as MMPose's
+    inferencer; sorted by name)."""
     path = Path(path)
     if path.is_dir():
-        images = sorted(p for p in path.iterdir()
-                        if p.is_file() and (mimetypes.guess_type(p.name)[0] or '').startswith('image/'))
+        images = sorted(p for p in path.iterdir() if p.is_file() and (
+            mimetypes.guess_type(p.name)[0] or '').startswith('image/'))
         if not images:
-            raise InferError(f'no images (.jpg, .png, ...) in the folder {path}')
+            raise InferError(
+                f'no images (.jpg, .png, ...) in the folder {path}')
         return images
     if not path.is_file():
         raise InferError(f'image or folder not found: {path}')
@@ -78,19 +107,24 @@ def list_images(path) -> List[Path]:
 
 
 def image_ids(images: Sequence[Path]) -> Dict[Path, int]:
-    """Numeric file stems when every image has a distinct one, else the file order (0, 1, ...)."""
+    """Numeric file stems when every image has a distinct one, else the file
+    order (0, 1, ...)."""
     stems = [p.stem for p in images]
-    if all(s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems):
+    if all(s.isdigit() for s in stems) and len({int(s)
+                                                for s in stems}) == len(stems):
         return {p: int(p.stem) for p in images}
     return {p: i for i, p in enumerate(images)}
 
 
-def read_detections(path, images: Sequence[Path], cat_id: int = 1) -> Dict[Path, np.ndarray]:
-    """The boxes of each image from a COCO detection results file: {image: (n, 5) x, y, w, h, score}, the
-    file's numbers as they are (float64).
+def read_detections(path,
+                    images: Sequence[Path],
+                    cat_id: int = 1) -> Dict[Path, np.ndarray]:
+    """The boxes of each image from a COCO detection results file: {image: (n,
+    5) x, y, w, h, score}, the file's numbers as they are (float64).
 
-    Image ids are matched to the images' numeric file stems. Raises :class:`InferError` when the file is
-    missing or not a list of detections, or when none of its image ids (of category ``cat_id``) is an image's.
+    Image ids are matched to the images' numeric file stems. Raises
+    :class:`InferError` when the file is missing or not a list of detections,
+    or when none of its image ids (of category ``cat_id``) is an image's.
     """
     path = Path(path)
     if not path.is_file():
@@ -99,10 +133,13 @@ def read_detections(path, images: Sequence[Path], cat_id: int = 1) -> Dict[Path,
         dets = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise InferError(f'detection file {path} is not JSON: {e}') from None
-    if not isinstance(dets, list) or any(not isinstance(d, dict) or not {'image_id', 'bbox'} <= set(d)
-                                         for d in dets):
-        raise InferError(f'detection file {path}: expected COCO detection results, a list of '
-                         '{"image_id", "bbox": [x, y, w, h], "score", "category_id"}')
+    if not isinstance(dets, list) or any(
+            not isinstance(d, dict) or not {'image_id', 'bbox'} <= set(d)
+            for d in dets):
+        raise InferError(
+            f'detection file {path}: expected COCO detection results, a '
+            'list of '
+            '{"image_id", "bbox": [x, y, w, h], "score", "category_id"}')
     by_stem = {int(p.stem): p for p in images if p.stem.isdigit()}
     boxes: Dict[Path, list] = {}
     ids = set()
@@ -113,75 +150,104 @@ def read_detections(path, images: Sequence[Path], cat_id: int = 1) -> Dict[Path,
         image = by_stem.get(d['image_id'])
         if image is None:
             continue
-        boxes.setdefault(image, []).append([*(float(v) for v in d['bbox']), float(d.get('score', 1.0))])
+        boxes.setdefault(image, []).append(
+            [*(float(v) for v in d['bbox']),
+             float(d.get('score', 1.0))])
     if not boxes:
         raise InferError(
-            f'detection file {path}: none of its {len(ids)} image ids of category {cat_id} '
-            f'({_few(sorted(ids))}) is the numeric file stem of an image ({_few([p.name for p in images])})')
-    return {image: np.array(b, dtype=np.float64).reshape(-1, 5) for image, b in boxes.items()}
+            f'detection file {path}: none of its {len(ids)} image ids of '
+            f'category {cat_id} '
+            f'({_few(sorted(ids))}) is the numeric file stem of an image '
+            f'({_few([p.name for p in images])})')
+    return {
+        image: np.array(b, dtype=np.float64).reshape(-1, 5)
+        for image, b in boxes.items()
+    }
 
 
 def _few(items: Sequence, n: int = 5) -> str:
     items = list(items)
-    return ', '.join(map(str, items[:n])) + (f', ... ({len(items)} in all)' if len(items) > n else '')
+    return ', '.join(map(str, items[:n])) + (f', ... ({len(items)} in all)'
+                                             if len(items) > n else '')
 
 
-# -------------------------------------------------------------------------------------------------- model
+# --------------------------------------------------------------------------------------------------
+# model
 def load_config(config, cfg_options: Optional[dict] = None):
-    """The config with ``cfg_options`` merged and a top-level ``data_mode`` (read by MMPose's inferencer)
-    filled in from the model type when it has none."""
+    """The config with ``cfg_options`` merged and a top-level ``data_mode``
+    (read by MMPose's inferencer) filled in from the model type when it has
+    none."""
     from mmengine.config import Config
 
-    cfg = Config.fromfile(str(config)) if not isinstance(config, Config) else config
+    cfg = Config.fromfile(
+        str(config)) if not isinstance(config, Config) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if 'data_mode' not in cfg:
-        cfg.data_mode = 'bottomup' if cfg.model.get('type') == 'BottomupPoseEstimator' else 'topdown'
+        cfg.data_mode = 'bottomup' if cfg.model.get(
+            'type') == 'BottomupPoseEstimator' else 'topdown'
     return cfg
 
 
 def load_model(cfg, checkpoint, device: str = 'cpu'):
-    """MMPose's ``init_model`` with the checkpoint loaded strictly (mmpose_ext.checkpoint); the checkpoint's
-    ``meta.dataset_meta`` wins over the config's."""
+    """MMPose's ``init_model`` with the checkpoint loaded strictly
+    (mmpose_ext.checkpoint); the checkpoint's ``meta.dataset_meta`` wins over
+    the config's."""
     from mmpose.apis import init_model
 
     from mmpose_ext.checkpoint import load_checkpoint_strict
 
     if not Path(checkpoint).is_file():
         raise InferError(f'checkpoint not found: {checkpoint}')
-    # cfg_options={}: without it init_model reads cfg.model.backbone, which a wrapper model (SCAI) has not
+    # cfg_options={}: without it init_model reads cfg.model.backbone, which a
+    # wrapper model (SCAI) has not
     model = init_model(cfg, None, device='cpu', cfg_options={})
-    meta = (load_checkpoint_strict(model, str(checkpoint)).get('meta') or {}).get('dataset_meta')
+    meta = (load_checkpoint_strict(model, str(checkpoint)).get('meta')
+            or {}).get('dataset_meta')
     if meta:
         model.dataset_meta = meta
     return model.to(device).eval()
 
 
 def _score_rule(cfg):
-    """(score_mode, keypoint_score_thr) of the config's CocoMetric (MMPose's defaults without one)."""
+    """(score_mode, keypoint_score_thr) of the config's CocoMetric (MMPose's
+    defaults without one)."""
     evaluators = cfg.get('test_evaluator') or []
-    for metric in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+    for metric in evaluators if isinstance(evaluators,
+                                           (list, tuple)) else [evaluators]:
         if metric.get('type') == 'CocoMetric':
-            return metric.get('score_mode', 'bbox_keypoint'), metric.get('keypoint_score_thr', 0.2)
+            return metric.get('score_mode', 'bbox_keypoint'), metric.get(
+                'keypoint_score_thr', 0.2)
     return 'bbox_keypoint', 0.2
 
 
-def person_score(bbox_score: float, keypoint_scores: np.ndarray, mode: str = 'bbox_keypoint',
+def person_score(bbox_score: float,
+                 keypoint_scores: np.ndarray,
+                 mode: str = 'bbox_keypoint',
                  keypoint_score_thr: float = 0.2) -> float:
-    """A person's score as MMPose's ``CocoMetric`` gives it (``score_mode``)."""
+    """A person's score as MMPose's ``CocoMetric`` gives it
+    (``score_mode``)."""
     if mode == 'bbox':
         return float(bbox_score)
     if mode == 'keypoint':
         return float(np.mean(keypoint_scores))
     if mode == 'bbox_rle':
-        return float(bbox_score + np.mean(keypoint_scores) + np.max(keypoint_scores))
-    return instance_score(bbox_score, keypoint_scores, keypoint_score_thr)  # 'bbox_keypoint', as the runtime
+        return float(bbox_score + np.mean(keypoint_scores) +
+                     np.max(keypoint_scores))
+    # 'bbox_keypoint', as the runtime
+    return instance_score(bbox_score, keypoint_scores, keypoint_score_thr)
 
 
-def predict_image(model, image: Path, bottomup: bool, boxes: Optional[np.ndarray] = None,
+def predict_image(model,
+                  image: Path,
+                  bottomup: bool,
+                  boxes: Optional[np.ndarray] = None,
                   score_thr: float = 0.0):
-    """One merged ``PoseDataSample`` of an image (``pred_instances`` possibly empty), or None when a
-    top-down model has no box on it. ``boxes``: (n, 5) x, y, w, h, score; None = the whole image."""
+    """One merged ``PoseDataSample`` of an image (``pred_instances`` possibly
+    empty), or None when a top-down model has no box on it.
+
+    ``boxes``: (n, 5) x, y, w, h, score; None = the whole image.
+    """
     from mmpose.apis import inference_bottomup, inference_topdown
     from mmpose.structures import merge_data_samples
 
@@ -194,66 +260,104 @@ def predict_image(model, image: Path, bottomup: bool, boxes: Optional[np.ndarray
         boxes = boxes[boxes[:, 4] >= score_thr]
         if len(boxes) == 0:
             return None  # (inference_topdown would use the whole image)
-    results = inference_topdown(model, str(image), None if boxes is None else boxes[:, :4], bbox_format='xywh')
+    results = inference_topdown(
+        model,
+        str(image),
+        None if boxes is None else boxes[:, :4],
+        bbox_format='xywh')
     if boxes is not None:
         for result, score in zip(results, boxes[:, 4]):
-            result.pred_instances.bbox_scores = np.array([score], dtype=np.float32)  # not inference_topdown's 1
+            # not inference_topdown's 1
+            result.pred_instances.bbox_scores = np.array([score],
+                                                         dtype=np.float32)
     return merge_data_samples(results)
 
 
-def coco_results(sample, image_id: int, category_id: int, mode: str, keypoint_score_thr: float) -> List[dict]:
+def coco_results(sample, image_id: int, category_id: int, mode: str,
+                 keypoint_score_thr: float) -> List[dict]:
     """COCO keypoint results of a sample's people."""
-    if sample is None or 'pred_instances' not in sample or len(sample.pred_instances) == 0:
+    if sample is None or 'pred_instances' not in sample or len(
+            sample.pred_instances) == 0:
         return []
     pred = sample.pred_instances
     rows = []
-    for keypoints, scores, bbox_score in zip(pred.keypoints, pred.keypoint_scores, pred.bbox_scores):
-        triplets = np.concatenate([keypoints[:, :2], scores[:, None]], axis=1).astype(float)
-        rows.append(dict(image_id=image_id, category_id=category_id, keypoints=triplets.ravel().tolist(),
-                         score=person_score(float(bbox_score), scores, mode, keypoint_score_thr)))
+    for keypoints, scores, bbox_score in zip(pred.keypoints,
+                                             pred.keypoint_scores,
+                                             pred.bbox_scores):
+        triplets = np.concatenate([keypoints[:, :2], scores[:, None]],
+                                  axis=1).astype(float)
+        rows.append(
+            dict(
+                image_id=image_id,
+                category_id=category_id,
+                keypoints=triplets.ravel().tolist(),
+                score=person_score(
+                    float(bbox_score), scores, mode, keypoint_score_thr)))
     return rows
 
 
 def build_visualizer(cfg, dataset_meta):
-    """MMPose's visualizer of the config (``PoseLocalVisualizer`` by default), under its own instance name."""
+    """MMPose's visualizer of the config (``PoseLocalVisualizer`` by default),
+    under its own instance name."""
     from mmpose.registry import VISUALIZERS
 
     vis_cfg = dict(cfg.get('visualizer') or dict(type='PoseLocalVisualizer'))
-    vis_cfg.pop('vis_backends', None)  # drawings go to files we name, not to a backend's save_dir
+    # drawings go to files we name, not to a backend's save_dir
+    vis_cfg.pop('vis_backends', None)
     vis_cfg['name'] = f'mmpose_ext_infer_{time.time_ns()}'
     visualizer = VISUALIZERS.build(vis_cfg)
     visualizer.set_dataset_meta(dataset_meta)
     return visualizer
 
 
-def draw(visualizer, image: Path, sample, out_file: Path, kpt_thr: float) -> None:
+def draw(visualizer, image: Path, sample, out_file: Path,
+         kpt_thr: float) -> None:
     import mmcv
 
     img = mmcv.imread(str(image), channel_order='rgb')
-    if sample is None or 'pred_instances' not in sample or len(sample.pred_instances) == 0:
-        mmcv.imwrite(mmcv.rgb2bgr(img), str(out_file))  # nobody found: the picture as it is
+    if sample is None or 'pred_instances' not in sample or len(
+            sample.pred_instances) == 0:
+        # nobody found: the picture as it is
+        mmcv.imwrite(mmcv.rgb2bgr(img), str(out_file))
         return
-    visualizer.add_datasample(image.stem, img, data_sample=sample, draw_gt=False, draw_pred=True, draw_bbox=True,
-                              kpt_thr=kpt_thr, show=False, out_file=str(out_file))
+    visualizer.add_datasample(
+        image.stem,
+        img,
+        data_sample=sample,
+        draw_gt=False,
+        draw_pred=True,
+        draw_bbox=True,
+        kpt_thr=kpt_thr,
+        show=False,
+        out_file=str(out_file))
 
 
-# ----------------------------------------------------------------------------------------------------- main
+# -----------------------------------------------------------------------------------------------------
+# main
 def main(argv=None) -> dict:
-    """Run the tool; returns a summary (paths, image ids, number of people). Raises :class:`InferError`."""
+    """Run the tool; returns a summary (paths, image ids, number of people).
+
+    Raises :class:`InferError`.
+    """
     args = parse_args(argv)
     images = list_images(args.images)
-    if not Path(args.checkpoint).is_file():  # before the (slow) imports and model build
+    # before the (slow) imports and model build
+    if not Path(args.checkpoint).is_file():
         raise InferError(f'checkpoint not found: {args.checkpoint}')
 
-    import mmpose_ext  # noqa: F401  (registers our modules)
     from mmengine.utils import ProgressBar
+
+    import mmpose_ext  # noqa: F401  (registers our modules)
 
     cfg = load_config(args.config, args.cfg_options)
     bottomup = cfg.data_mode == 'bottomup'
     detections = None
     if args.bboxes is not None:
         if bottomup:
-            print(f'infer: a one-stage model needs no boxes; {args.bboxes} is not used', file=sys.stderr)
+            print(
+                f'infer: a one-stage model needs no boxes; {args.bboxes} is '
+                'not used',
+                file=sys.stderr)
         else:
             detections = read_detections(args.bboxes, images, args.det_cat_id)
     model = load_model(cfg, args.checkpoint, args.device)
@@ -268,13 +372,15 @@ def main(argv=None) -> dict:
         visualizer = build_visualizer(cfg, model.dataset_meta)
     ids = image_ids(images)
     results, drawn = [], []
-    progress = ProgressBar(len(images), file=sys.stderr) if len(images) > 1 else None
+    progress = ProgressBar(
+        len(images), file=sys.stderr) if len(images) > 1 else None
     for image in images:
         boxes = None
         if detections is not None:
             boxes = detections.get(image, np.zeros((0, 5)))
         sample = predict_image(model, image, bottomup, boxes, args.score_thr)
-        results += coco_results(sample, ids[image], args.det_cat_id, mode, kpt_score_thr)
+        results += coco_results(sample, ids[image], args.det_cat_id, mode,
+                                kpt_score_thr)
         if visualizer is not None:
             drawn.append(out / 'vis' / f'{image.stem}.jpg')
             draw(visualizer, image, sample, drawn[-1], args.kpt_thr)
@@ -285,15 +391,27 @@ def main(argv=None) -> dict:
 
     predictions = out / 'predictions.json'
     predictions.write_text(json.dumps(results))
-    (out / 'image_ids.json').write_text(json.dumps({str(p): i for p, i in ids.items()}, indent=1))
-    print(f'{len(results)} people on {len(images)} images -> {predictions}'
-          + (f'; drawings in {out / "vis"}' if drawn else ''))
-    return dict(predictions=str(predictions), vis=[str(p) for p in drawn], image_ids={str(p): i for p, i in ids.items()},
-                num_people=len(results), bottomup=bottomup)
+    (out / 'image_ids.json').write_text(
+        json.dumps({
+            str(p): i
+            for p, i in ids.items()
+        }, indent=1))
+    print(f'{len(results)} people on {len(images)} images -> {predictions}' +
+          (f'; drawings in {out / "vis"}' if drawn else ''))
+    return dict(
+        predictions=str(predictions),
+        vis=[str(p) for p in drawn],
+        image_ids={
+            str(p): i
+            for p, i in ids.items()
+        },
+        num_people=len(results),
+        bottomup=bottomup)
 
 
 def cli(argv=None) -> int:
-    """``main`` with bad input reported in one line and exit status 2 (no traceback)."""
+    """``main`` with bad input reported in one line and exit status 2 (no
+    traceback)."""
     from mmpose_ext.checkpoint import CheckpointError
 
     try:

@@ -72,8 +72,8 @@ class UpstreamError(Exception):
 
 @dataclass
 class Assembly:
-    """A project in memory: ``files`` maps a path relative to
-    ``projects/NAME`` to its text."""
+    """A project in memory: ``files`` maps a path relative to ``projects/NAME``
+    to its text."""
     name: str
     files: Dict[str, str] = field(default_factory=dict)
     # source module (dotted) -> path in the copy, for every copied module
@@ -299,8 +299,8 @@ def copy_file(source: Source, module: str) -> str:
 
 
 def relative_import(here: Tuple[str, ...], target: Tuple[str, ...]) -> str:
-    """``from <this> import`` in the package ``here`` naming ``target``
-    (both inside ``models``)."""
+    """``from <this> import`` in the package ``here`` naming ``target`` (both
+    inside ``models``)."""
     common = 0
     while (common < min(len(here), len(target))
            and here[common] == target[common]):
@@ -332,8 +332,8 @@ def header(origin: Optional[str], comment: str = '#') -> str:
 
 
 def source_lines(text: str) -> List[str]:
-    """The lines of ``text`` as Python numbers them (only ``\\n`` ends a
-    line; ``str.splitlines`` also splits at form feeds and the like)."""
+    """The lines of ``text`` as Python numbers them (only ``\\n`` ends a line;
+    ``str.splitlines`` also splits at form feeds and the like)."""
     return re.findall(r'[^\n]*\n|[^\n]+\Z', text)
 
 
@@ -450,8 +450,8 @@ class Rewriter:
         """``mmpose_ext.a.b`` in comments, docstrings and strings -> the copy's
         dotted name (or the source's name for what is not copied).
 
-        A comment or docstring line that the longer name pushes past 79
-        columns is wrapped; a line of code is only reported.
+        A comment or docstring line that the longer name pushes past 79 columns
+        is wrapped; a line of code is only reported.
         """
 
         def replace(match):
@@ -491,8 +491,11 @@ class Rewriter:
 
 
 def prose_lines(text: str) -> Dict[int, Optional[str]]:
-    """Line number -> how a continuation of it starts: the comment prefix
-    (``'    # '``) for a comment line, None for a line inside a docstring."""
+    """Line number -> how a continuation of that line starts.
+
+    The comment prefix (indentation and ``#``) for a comment line, None for a
+    line inside a docstring.
+    """
     found: Dict[int, Optional[str]] = {}
     tree = ast.parse(text)
     for node in ast.walk(tree):
@@ -513,7 +516,10 @@ def prose_lines(text: str) -> Dict[int, Optional[str]]:
 def wrap_line(line: str, prefix: Optional[str]) -> Optional[str]:
     """Split ``line`` at its last space within 79 columns; the rest goes to a
     new line that starts with ``prefix`` (a docstring line: the indentation of
-    ``line``). None if there is no such space."""
+    ``line``).
+
+    None if there is no such space.
+    """
     body = line.rstrip('\n')
     indent = body[:len(body) - len(body.lstrip())]
     prefix = indent if prefix is None else prefix
@@ -524,9 +530,11 @@ def wrap_line(line: str, prefix: Optional[str]) -> Optional[str]:
 
 
 def split_string_line(line: str) -> Optional[str]:
-    """A line that is one string literal (part of an implicit concatenation)
-    as two literals, split at a space within 79 columns and outside ``{}``.
-    None for any other line."""
+    """A line that is one string literal (part of an implicit concatenation) as
+    two literals, split at a space within 79 columns and outside ``{}``.
+
+    None for any other line.
+    """
     body = line.rstrip('\n')
     match = re.fullmatch(r"(\s*)(f?)'([^'\\]*)'", body)
     if not match:
@@ -746,7 +754,7 @@ def readme(name: str, rewriter: Rewriter, copied_files: Set[str],
     text = path.read_text(encoding='utf-8')
     text = re.sub(
         r"""(custom_imports\s*=\s*dict\(\s*imports\s*=\s*\[\s*)(['"])"""
-        rf"""{PACKAGE}\2""", rf"\1\2projects.{name}.models\2", text)
+        rf"""{PACKAGE}\2""", rf'\1\2projects.{name}.models\2', text)
 
     def code_path(match):
         rel = match.group(1)
@@ -814,7 +822,9 @@ def main_init(source: Source, name: str, copied: Set[str]) -> str:
 def partial_init(source: Source, rewriter: Rewriter, package: str,
                  copied: Set[str], packages: Set[str]) -> str:
     """The ``__init__.py`` of a package of which only some modules are copied:
-    its imports of those modules and its ``__all__`` without the rest."""
+
+    its imports of those modules and its ``__all__`` without the rest.
+    """
     text = source.text(package)
     tree = source.tree(package)
     kept, bound = [], []

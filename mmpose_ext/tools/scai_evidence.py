@@ -1,4 +1,5 @@
-"""SCAI on the bundled COCO images: base model → Φ/Γ → C → AP without/with test-time adaptation.
+"""SCAI on the bundled COCO images: base model → Φ/Γ → C → AP without/with
+test-time adaptation.
 
     python -m mmpose_ext.tools.scai_evidence [--base-epochs 300] [--pg-epochs 100] [--c-epochs 60]
                                              [--work-dir outputs/scai_evidence]
@@ -32,19 +33,33 @@ def parse_args(argv=None):
     parser.add_argument('--pg-epochs', type=int, default=100)
     parser.add_argument('--c-epochs', type=int, default=60)
     parser.add_argument('--adapt-steps', type=int, default=20)
-    parser.add_argument('--work-dir', default=str(REPO / 'outputs/scai_evidence'))
-    parser.add_argument('--base-checkpoint', default=None, help='skip step 1 and wrap this checkpoint')
-    parser.add_argument('--features-for', nargs='*', default=['phi', 'gamma'],
-                        help="which of Φ ('phi') and Γ ('gamma') see the image features")
-    parser.add_argument('--phi-residual', action='store_true',
-                        help="Φ refines the frozen model's own distal heatmap (not in the paper)")
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads (1 is much faster on a busy shared CPU)')
+    parser.add_argument(
+        '--work-dir', default=str(REPO / 'outputs/scai_evidence'))
+    parser.add_argument(
+        '--base-checkpoint',
+        default=None,
+        help='skip step 1 and wrap this checkpoint')
+    parser.add_argument(
+        '--features-for',
+        nargs='*',
+        default=['phi', 'gamma'],
+        help="which of Φ ('phi') and Γ ('gamma') see the image features")
+    parser.add_argument(
+        '--phi-residual',
+        action='store_true',
+        help=
+        "Φ refines the frozen model's own distal heatmap (not in the paper)")
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch intra-op threads (1 is much faster on a busy shared CPU)')
     return parser.parse_args(argv)
 
 
 def load_cfg(path: Path, work_dir: Path, epochs: int):
-    """A config with its schedule shortened/lengthened to ``epochs`` and its own work dir."""
+    """A config with its schedule shortened/lengthened to ``epochs`` and its
+    own work dir."""
     from mmengine.config import Config
 
     from mmpose_ext.schedule import set_epochs
@@ -72,10 +87,12 @@ def test(cfg, checkpoint: str) -> dict:
 
 
 def correlation_report(cfg, checkpoint: str) -> dict:
-    """True distal errors of base / SCAI and their correlation with the self-referential error."""
+    """True distal errors of base / SCAI and their correlation with the self-
+    referential error."""
     from mmengine.runner import Runner
 
-    from mmpose_ext.models.scai.evaluation import collect_distal_errors, pearson, spearman
+    from mmpose_ext.models.scai.evaluation import (collect_distal_errors,
+                                                   pearson, spearman)
 
     cfg = cfg.copy()
     cfg.load_from = checkpoint
@@ -87,10 +104,12 @@ def correlation_report(cfg, checkpoint: str) -> dict:
         distal_keypoints=int(vis.sum()),
         base_mean_error=float(errs['base'][vis].mean()),
         scai_mean_error=float(errs['scai'][vis].mean()),
-        pearson_selferror_vs_true_error=pearson(errs['self_error'][vis], errs['scai'][vis]),
-        spearman_selferror_vs_true_error=spearman(errs['self_error'][vis], errs['scai'][vis]),
-        pearson_uncorrected_selferror_vs_base_error=pearson(errs['self_error_uncorrected'][vis],
-                                                            errs['base'][vis]),
+        pearson_selferror_vs_true_error=pearson(errs['self_error'][vis],
+                                                errs['scai'][vis]),
+        spearman_selferror_vs_true_error=spearman(errs['self_error'][vis],
+                                                  errs['scai'][vis]),
+        pearson_uncorrected_selferror_vs_base_error=pearson(
+            errs['self_error_uncorrected'][vis], errs['base'][vis]),
         improved=int((errs['scai'][vis] < errs['base'][vis] - 1e-9).sum()),
         worsened=int((errs['scai'][vis] > errs['base'][vis] + 1e-9).sum()))
     return report
@@ -118,7 +137,8 @@ def main(argv=None) -> dict:
     t_pg = time.time() - t0 - t_base
 
     c_cfg = load_cfg(STAGE2, root / 'correction', args.c_epochs)
-    c_cfg.model.base_checkpoint = None  # the stage-1 checkpoint holds the frozen model too
+    # the stage-1 checkpoint holds the frozen model too
+    c_cfg.model.base_checkpoint = None
     c_cfg.model.features_for = tuple(args.features_for)
     c_cfg.model.phi_residual = args.phi_residual
     c_cfg.load_from = pg_ckpt
@@ -140,19 +160,32 @@ def main(argv=None) -> dict:
     corr_adapt_sgd = correlation_report(c_cfg, c_ckpt)
 
     summary = dict(
-        AP={k: v.get('coco/AP') for k, v in results.items()},
-        AP50={k: v.get('coco/AP .5') for k, v in results.items()},
+        AP={
+            k: v.get('coco/AP')
+            for k, v in results.items()
+        },
+        AP50={
+            k: v.get('coco/AP .5')
+            for k, v in results.items()
+        },
         distal_no_adapt=corr_no_adapt,
         distal_adapt=corr_adapt,
         distal_adapt_sgd=corr_adapt_sgd,
         features_for=list(args.features_for),
         phi_residual=args.phi_residual,
-        seconds=dict(base_train=round(t_base, 1), phi_gamma_train=round(t_pg, 1),
-                     correction_train=round(t_c, 1), adapt_test=round(t_adapt_test, 1)),
+        seconds=dict(
+            base_train=round(t_base, 1),
+            phi_gamma_train=round(t_pg, 1),
+            correction_train=round(t_c, 1),
+            adapt_test=round(t_adapt_test, 1)),
         checkpoints=dict(base=base_ckpt, phi_gamma=pg_ckpt, correction=c_ckpt),
-        epochs=dict(base=args.base_epochs, phi_gamma=args.pg_epochs, correction=args.c_epochs),
+        epochs=dict(
+            base=args.base_epochs,
+            phi_gamma=args.pg_epochs,
+            correction=args.c_epochs),
     )
-    (root / 'summary.json').write_text(json.dumps(summary, indent=2, default=float))
+    (root /
+     'summary.json').write_text(json.dumps(summary, indent=2, default=float))
     print('\n==> SCAI evidence (bundled COCO images; train = test, 12 people)')
     print(json.dumps(summary, indent=2, default=float))
     return summary

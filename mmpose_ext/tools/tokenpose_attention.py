@@ -1,4 +1,5 @@
-"""Save a PNG grid of TokenPose's keypoint-token attention over one person crop at chosen layers.
+"""Save a PNG grid of TokenPose's keypoint-token attention over one person crop
+at chosen layers.
 
     python -m mmpose_ext.tools.tokenpose_attention CONFIG IMAGE --checkpoint CKPT \
         [--bbox X1 Y1 X2 Y2] [--layers 0 5 11] [--out attention.png]
@@ -14,10 +15,23 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('image')
-    parser.add_argument('--checkpoint', default=None, help='weights (random weights if omitted)')
-    parser.add_argument('--bbox', type=float, nargs=4, default=None, help='person box x1 y1 x2 y2 '
-                        '(default: the whole image)')
-    parser.add_argument('--layers', type=int, nargs='+', default=None, help='layer indices (default all)')
+    parser.add_argument(
+        '--checkpoint',
+        default=None,
+        help='weights (random weights if omitted)')
+    parser.add_argument(
+        '--bbox',
+        type=float,
+        nargs=4,
+        default=None,
+        help='person box x1 y1 x2 y2 '
+        '(default: the whole image)')
+    parser.add_argument(
+        '--layers',
+        type=int,
+        nargs='+',
+        default=None,
+        help='layer indices (default all)')
     parser.add_argument('--out', default='tokenpose_attention.png')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
@@ -32,8 +46,9 @@ def main(argv=None) -> Path:
     from mmpose_ext.visualization import tokenpose_attention_grid
 
     model = init_model(args.config, args.checkpoint, device=args.device)
-    grid = tokenpose_attention_grid(model, model.cfg.test_dataloader.dataset.pipeline, args.image,
-                                    args.bbox, args.layers)
+    grid = tokenpose_attention_grid(model,
+                                    model.cfg.test_dataloader.dataset.pipeline,
+                                    args.image, args.bbox, args.layers)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     mmcv.imwrite(grid[:, :, ::-1], str(out))  # RGB → BGR for cv2

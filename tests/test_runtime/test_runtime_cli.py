@@ -1,6 +1,7 @@
-"""The runtime without torch: ``python -m mmpose_ext_runtime`` in a subprocess where importing torch, mmcv,
-mmengine, mmdet, mmpose or mmpose_ext raises, end to end on exported models and the fixture images; the
-command line with COCO detection results; the metadata schema; the warp matrix against MMPose's."""
+"""The runtime without torch: ``python -m mmpose_ext_runtime`` in a subprocess
+where importing torch, mmcv, mmengine, mmdet, mmpose or mmpose_ext raises, end
+to end on exported models and the fixture images; the command line with COCO
+detection results; the metadata schema; the warp matrix against MMPose's."""
 import json
 import os
 import subprocess
@@ -11,11 +12,13 @@ import numpy as np
 import pytest
 
 import mmpose_ext_runtime as rt
-from mmpose_ext.deploy import FORMAT_VERSION, build_metadata, export_onnx, read_metadata
+from mmpose_ext.deploy import (FORMAT_VERSION, build_metadata, export_onnx,
+                               read_metadata)
 from ._models import ANN, FIXTURES, REPO, TOPDOWN, topdown_model
 
 pytest.importorskip('onnxruntime')
-BLOCKED = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'mmpose', 'mmpose_ext')
+BLOCKED = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'mmpose',
+           'mmpose_ext')
 BLOCKER = f'''import sys
 BLOCKED = {BLOCKED!r}
 
@@ -35,13 +38,23 @@ sys.meta_path.insert(0, _Blocked())
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-    """The heatmap model exported raw and decoded, and the SineCC model raw: {name: path}."""
+    """The heatmap model exported raw and decoded, and the SineCC model raw:
+
+    {name: path}.
+    """
     out = tmp_path_factory.mktemp('runtime_models')
     model, cfg = topdown_model('heatmap')
-    paths = {f'heatmap_{d}': export_onnx(model, out / f'heatmap_{d}.onnx', (1, 3, 128, 96), decode=d == 'decoded')
-             for d in ('raw', 'decoded')}
+    paths = {
+        f'heatmap_{d}':
+        export_onnx(
+            model,
+            out / f'heatmap_{d}.onnx', (1, 3, 128, 96),
+            decode=d == 'decoded')
+        for d in ('raw', 'decoded')
+    }
     model, _ = topdown_model('sinecc')
-    paths['sinecc_raw'] = export_onnx(model, out / 'sinecc_raw.onnx', (1, 3, 128, 96))
+    paths['sinecc_raw'] = export_onnx(model, out / 'sinecc_raw.onnx',
+                                      (1, 3, 128, 96))
     return paths
 
 
@@ -49,32 +62,56 @@ def _blocked_env(tmp_path: Path) -> dict:
     blocker = tmp_path / 'blocker'
     blocker.mkdir(exist_ok=True)
     (blocker / 'sitecustomize.py').write_text(BLOCKER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocker), str(REPO)]), OMP_NUM_THREADS='1')
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(blocker), str(REPO)]),
+        OMP_NUM_THREADS='1')
     return env
 
 
 def test_runs_where_torch_cannot_be_imported(exported, tmp_path):
     env = _blocked_env(tmp_path)
-    probe = subprocess.run([sys.executable, '-c', 'import mmpose_ext_runtime, cv2, numpy, onnxruntime\n'
-                            'for name in ' + repr(BLOCKED) + ':\n'
-                            '    try:\n        __import__(name)\n    except ImportError:\n        continue\n'
-                            '    raise SystemExit(name + " imported")\nprint("blocked")'],
-                           env=env, capture_output=True, text=True, cwd=tmp_path)
+    probe = subprocess.run([
+        sys.executable, '-c',
+        'import mmpose_ext_runtime, cv2, numpy, onnxruntime\n'
+        'for name in ' + repr(BLOCKED) + ':\n'
+        '    try:\n        __import__(name)\n    except ImportError:\n      '
+        '  continue\n'
+        '    raise SystemExit(name + " imported")\nprint("blocked")'
+    ],
+                           env=env,
+                           capture_output=True,
+                           text=True,
+                           cwd=tmp_path)
     assert probe.returncode == 0 and 'blocked' in probe.stdout, probe.stderr
     for name, path in exported.items():
         out = tmp_path / name
-        proc = subprocess.run([sys.executable, '-m', 'mmpose_ext_runtime', str(path), str(FIXTURES), '--bboxes',
-                               str(ANN), '--out', str(out), '--threads', '1'],
-                              env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        proc = subprocess.run([
+            sys.executable, '-m', 'mmpose_ext_runtime',
+            str(path),
+            str(FIXTURES), '--bboxes',
+            str(ANN), '--out',
+            str(out), '--threads', '1'
+        ],
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              cwd=tmp_path,
+                              timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert '12 instances in 4 images' in proc.stdout
         written = json.loads((out / 'predictions.json').read_text())
-        expected = rt.run(str(path), FIXTURES, ANN, None, threads=1)['results']  # in this process (torch loaded)
+        # in this process (torch loaded)
+        expected = rt.run(str(path), FIXTURES, ANN, None, threads=1)['results']
         assert written == expected
         for entry in written:
-            assert set(entry) == {'image_id', 'category_id', 'keypoints', 'score'} and len(entry['keypoints']) == 51
+            assert set(entry) == {
+                'image_id', 'category_id', 'keypoints', 'score'
+            } and len(entry['keypoints']) == 51
         drawn = sorted(p.name for p in (out / 'vis').iterdir())
-        assert drawn == [f.stem + '.jpg' for f in sorted(FIXTURES.glob('*.jpg'))]
+        assert drawn == [
+            f.stem + '.jpg' for f in sorted(FIXTURES.glob('*.jpg'))
+        ]
 
 
 def test_detection_results_and_whole_image(exported, tmp_path):
@@ -82,59 +119,117 @@ def test_detection_results_and_whole_image(exported, tmp_path):
     the file name); without boxes a top-down model takes the whole image."""
     det = FIXTURES / 'test_coco_det_AP_H_56.json'
     dets = [d for d in json.loads(det.read_text()) if d['category_id'] == 1]
-    summary = rt.main([str(exported['heatmap_decoded']), str(FIXTURES), '--bboxes', str(det), '--out', str(tmp_path),
-                       '--threads', '1'])
+    summary = rt.main([
+        str(exported['heatmap_decoded']),
+        str(FIXTURES), '--bboxes',
+        str(det), '--out',
+        str(tmp_path), '--threads', '1'
+    ])
     results = json.loads((tmp_path / 'predictions.json').read_text())
     assert len(results) == len(dets) == len(summary['results'])
-    assert sorted(r['image_id'] for r in results) == sorted(d['image_id'] for d in dets)
-    # the result score is the box score times the mean keypoint score above 0.2 (MMPose's CocoMetric rescoring)
+    assert sorted(r['image_id'] for r in results) == sorted(d['image_id']
+                                                            for d in dets)
+    # the result score is the box score times the mean keypoint score above 0.2
+    # (MMPose's CocoMetric rescoring)
     first = summary['images'][0]
-    np.testing.assert_allclose(first['bbox_scores'], [d['score'] for d in dets if d['image_id'] == 785], rtol=1e-6)
-    whole = rt.run(str(exported['heatmap_raw']), FIXTURES / '000000000785.jpg', None, None, threads=1)
-    assert len(whole['results']) == 1 and whole['results'][0]['image_id'] == 785
-    np.testing.assert_array_equal(whole['images'][0]['bboxes'], [[0, 0, 640, 425]])
+    np.testing.assert_allclose(
+        first['bbox_scores'],
+        [d['score'] for d in dets if d['image_id'] == 785],
+        rtol=1e-6)
+    whole = rt.run(
+        str(exported['heatmap_raw']),
+        FIXTURES / '000000000785.jpg',
+        None,
+        None,
+        threads=1)
+    assert len(
+        whole['results']) == 1 and whole['results'][0]['image_id'] == 785
+    np.testing.assert_array_equal(whole['images'][0]['bboxes'],
+                                  [[0, 0, 640, 425]])
 
 
 def test_metadata_schema(exported):
     meta = read_metadata(exported['heatmap_decoded'])
     assert meta['format_version'] == FORMAT_VERSION == 1
-    assert set(meta) == {'format_version', 'model', 'preprocess', 'affine', 'codec', 'score', 'dataset', 'outputs'}
-    assert meta['model'] == dict(kind='topdown', head='HeatmapHead', estimator='TopdownPoseEstimator',
-                                 decoding='heatmap', decoded=True, num_keypoints=17, flip_test_in_graph=False,
-                                 not_in_graph=None)
+    assert set(meta) == {
+        'format_version', 'model', 'preprocess', 'affine', 'codec', 'score',
+        'dataset', 'outputs'
+    }
+    assert meta['model'] == dict(
+        kind='topdown',
+        head='HeatmapHead',
+        estimator='TopdownPoseEstimator',
+        decoding='heatmap',
+        decoded=True,
+        num_keypoints=17,
+        flip_test_in_graph=False,
+        not_in_graph=None)
     pre = meta['preprocess']
-    assert pre['input_size'] == [96, 128] and pre['mean'] == [127.0] * 3 and pre['std'] == [128.0] * 3
+    assert pre['input_size'] == [
+        96, 128
+    ] and pre['mean'] == [127.0] * 3 and pre['std'] == [128.0] * 3
     assert pre['bgr_to_rgb'] is True
-    assert meta['affine']['type'] == 'topdown' and meta['affine']['bbox_padding'] == 1.25
-    assert meta['affine']['rotation'] == 0.0 and meta['affine']['use_udp'] is False
-    assert meta['codec'] == dict(type='MSRAHeatmap', input_size=[96, 128], heatmap_size=[24, 32], sigma=2,
-                                 unbiased=False, blur_kernel_size=11, scale_factor=[4.0, 4.0])
+    assert meta['affine']['type'] == 'topdown' and meta['affine'][
+        'bbox_padding'] == 1.25
+    assert meta['affine']['rotation'] == 0.0 and meta['affine'][
+        'use_udp'] is False
+    assert meta['codec'] == dict(
+        type='MSRAHeatmap',
+        input_size=[96, 128],
+        heatmap_size=[24, 32],
+        sigma=2,
+        unbiased=False,
+        blur_kernel_size=11,
+        scale_factor=[4.0, 4.0])
     assert meta['score']['rule'] == 'heatmap_max'
     data = meta['dataset']
-    assert data['dataset_name'] == 'coco' and data['keypoint_names'][:3] == ['nose', 'left_eye', 'right_eye']
-    assert len(data['skeleton_links']) == len(data['skeleton_link_colors']) == 19
-    assert len(data['keypoint_colors']) == 17 and data['flip_indices'][:3] == [0, 2, 1]
-    assert [o['name'] for o in meta['outputs']] == ['keypoints', 'keypoint_scores']
+    assert data['dataset_name'] == 'coco' and data['keypoint_names'][:3] == [
+        'nose', 'left_eye', 'right_eye'
+    ]
+    assert len(data['skeleton_links']) == len(
+        data['skeleton_link_colors']) == 19
+    assert len(data['keypoint_colors']) == 17 and data['flip_indices'][:3] == [
+        0, 2, 1
+    ]
+    assert [o['name']
+            for o in meta['outputs']] == ['keypoints', 'keypoint_scores']
     raw = read_metadata(exported['sinecc_raw'])
-    assert raw['model']['decoded'] is False and [o['name'] for o in raw['outputs']] == [f'output{i}' for i in range(4)]
-    assert raw['score'] == dict(rule='laplace_integral', radius=0.1, weight=1.0, eps=1e-12, sigma_scale=2.0,
-                                sigma_activation='none', formula=raw['score']['formula'])
+    assert raw['model']['decoded'] is False and [
+        o['name'] for o in raw['outputs']
+    ] == [f'output{i}' for i in range(4)]
+    assert raw['score'] == dict(
+        rule='laplace_integral',
+        radius=0.1,
+        weight=1.0,
+        eps=1e-12,
+        sigma_scale=2.0,
+        sigma_activation='none',
+        formula=raw['score']['formula'])
 
 
-@pytest.mark.parametrize('name, rule', [('rle', dict(rule='one_minus_mean_sigma', sigma_activation='sigmoid')),
-                                        ('rle-flow-laplace', dict(rule='laplace_integral', radius=0.2, weight=1.0,
-                                                                  sigma_activation='sigmoid')),
-                                        ('simcc', dict(rule='simcc_max')),
-                                        ('poseur', dict(rule='one_minus_mean_sigma', sigma_activation='none'))])
+@pytest.mark.parametrize('name, rule', [
+    ('rle', dict(rule='one_minus_mean_sigma', sigma_activation='sigmoid')),
+    ('rle-flow-laplace',
+     dict(
+         rule='laplace_integral',
+         radius=0.2,
+         weight=1.0,
+         sigma_activation='sigmoid')), ('simcc', dict(rule='simcc_max')),
+    ('poseur', dict(rule='one_minus_mean_sigma', sigma_activation='none'))
+])
 def test_score_rules(name, rule):
     model, _ = topdown_model(name)
     meta = build_metadata(model, (1, 3, 128, 96))
     assert {k: meta['score'][k] for k in rule} == rule
-    assert meta['model']['decoding'] == {'rle': 'regression', 'rle-flow-laplace': 'regression'}.get(name, name)
+    assert meta['model']['decoding'] == {
+        'rle': 'regression',
+        'rle-flow-laplace': 'regression'
+    }.get(name, name)
 
 
 def test_warp_matrix_equals_mmpose():
-    """The runtime's re-derived warp (numpy) against MMPose's get_warp_matrix, rotations and shifts included."""
+    """The runtime's re-derived warp (numpy) against MMPose's get_warp_matrix,
+    rotations and shifts included."""
     from mmpose.structures.bbox import get_warp_matrix
 
     rng = np.random.default_rng(0)
@@ -144,5 +239,8 @@ def test_warp_matrix_equals_mmpose():
         rot, shift = float(rng.uniform(-90, 90)), rng.uniform(-0.2, 0.2, 2)
         size = (int(rng.integers(32, 300)), int(rng.integers(32, 300)))
         for inv in (False, True):
-            np.testing.assert_allclose(rt.get_warp_matrix(center, scale, rot, size, shift, inv),
-                                       get_warp_matrix(center, scale, rot, size, shift, inv), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(
+                rt.get_warp_matrix(center, scale, rot, size, shift, inv),
+                get_warp_matrix(center, scale, rot, size, shift, inv),
+                rtol=1e-6,
+                atol=1e-6)

@@ -4,4 +4,7 @@ from .finite import NonFiniteError, check_finite, check_head, check_instances
 from .laplace_scorer import LaplaceIntegralScorer
 from .rle_flow_loss import RLEFlowLoss
 
-__all__ = ['EMSDA', 'LaplaceIntegralScorer', 'NonFiniteError', 'RLEFlowLoss', 'check_finite', 'check_head', 'check_instances']
+__all__ = [
+    'EMSDA', 'LaplaceIntegralScorer', 'NonFiniteError', 'RLEFlowLoss',
+    'check_finite', 'check_head', 'check_instances'
+]

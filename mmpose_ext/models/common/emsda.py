@@ -1,34 +1,42 @@
 """Efficient multi-scale deformable attention (EMSDA), in pure PyTorch.
 
-`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.4.
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV
+2022), Sec. 3.4.
 
-Deformable DETR's multi-scale deformable attention (MSDA; mmcv's ``MultiScaleDeformableAttention``)
-projects *every* memory token with ``value_proj`` (all H·W tokens of all levels, C×C each) and then
-samples the projected value per head at a few points. A pose decoder has only K queries, so most of
-that projection is wasted. EMSDA samples the *un-projected* value and applies each head's slice of
-``value_proj`` only to the sampled, attention-weighted result of that head:
+Deformable DETR's multi-scale deformable attention (MSDA; mmcv's
+``MultiScaleDeformableAttention``) projects *every* memory token with
+``value_proj`` (all H·W tokens of all levels, C×C each) and then samples the
+projected value per head at a few points. A pose decoder has only K queries, so
+most of that projection is wasted. EMSDA samples the *un-projected* value and
+applies each head's slice of ``value_proj`` only to the sampled,
+attention-weighted result of that head:
 
     MSDA_h(q)  = Σ_{l,p} a_{hlp} · bilinear(W_h V_l, x_{hlp}) (+ b_h)
     EMSDA_h(q) = W_h · Σ_{l,p} a_{hlp} · bilinear(V_l, x_{hlp}) + b_h
 
-A linear map commutes with bilinear interpolation and with the weighted sum, so the two are equal
-when ``value_proj.bias`` is zero; with a bias they differ only where a sample falls outside the map
-(zero padding) and the softmax weights of the in-map samples no longer sum to one.
+A linear map commutes with bilinear interpolation and with the weighted sum, so
+the two are equal when ``value_proj.bias`` is zero; with a bias they differ
+only where a sample falls outside the map (zero padding) and the softmax
+weights of the in-map samples no longer sum to one.
 
-The official code runs EMSDA as a CUDA kernel on the value repeated once per head. Here one
-``grid_sample`` per level samples all C channels of the shared value for every (query, head, point),
-so the value is never copied per head, the module runs on CPU and GPU alike and exports to ONNX
-(``GridSample``, opset >= 16).
+The official code runs EMSDA as a CUDA kernel on the value repeated once per
+head. Here one ``grid_sample`` per level samples all C channels of the shared
+value for every (query, head, point), so the value is never copied per head,
+the module runs on CPU and GPU alike and exports to ONNX (``GridSample``, opset
+>= 16).
 
-Parameter names and shapes equal mmcv's ``MultiScaleDeformableAttention`` (``sampling_offsets``,
-``attention_weights``, ``value_proj``, ``output_proj``), so its state dict loads into EMSDA.
+Parameter names and shapes equal mmcv's ``MultiScaleDeformableAttention``
+(``sampling_offsets``, ``attention_weights``, ``value_proj``, ``output_proj``),
+so its state dict loads into EMSDA.
 
-Precision: the sampling locations, the attention softmax and the sampling itself (bilinear reads and the
-attention-weighted sum, :meth:`EMSDA.sample`) run in float32 with autocast off, as the official code's
-float32 kernel path. In half precision a location in [0, 1] is off by up to 2^-9 (bf16) of the map, the
-size of a pixel of a 64-pixel level, and a sum over L·P·4 weighted corners loses digits. The linear
-layers around it (offsets, attention logits, the per-head value projection, output projection) follow
-autocast.
+Precision: the sampling locations, the attention softmax and the sampling
+    itself (bilinear reads and the
+attention-weighted sum, :meth:`EMSDA.sample`) run in float32 with autocast off,
+as the official code's float32 kernel path. In half precision a location in [0,
+1] is off by up to 2^-9 (bf16) of the map, the size of a pixel of a 64-pixel
+level, and a sum over L·P·4 weighted corners loses digits. The linear layers
+around it (offsets, attention logits, the per-head value projection, output
+projection) follow autocast.
 """
 import math
 from typing import Optional, Sequence, Tuple, Union
@@ -36,25 +44,27 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmpose.registry import MODELS
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
-
-from mmpose.registry import MODELS
 
 from .precision import at_least_fp32, fp32_region
 
 
 def _level_sizes(spatial_shapes: Union[Tensor, Sequence]) -> list:
-    """[(h, w), ...] as Python ints (shapes must be static for slicing and for ONNX tracing)."""
+    """[(h, w), ...] as Python ints (shapes must be static for slicing and for
+    ONNX tracing)."""
     if isinstance(spatial_shapes, Tensor):
         spatial_shapes = spatial_shapes.tolist()
     return [(int(h), int(w)) for h, w in spatial_shapes]
 
 
 def emsda_sample_grid(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
-                      sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
-    """Attention-weighted bilinear samples of the shared (un-projected) value, per head, with one
-    ``grid_sample`` per level (the readable path; also the one that exports to ONNX).
+                      sampling_locations: Tensor,
+                      attention_weights: Tensor) -> Tensor:
+    """Attention-weighted bilinear samples of the shared (un-projected) value,
+    per head, with one ``grid_sample`` per level (the readable path; also the
+    one that exports to ONNX).
 
     Note:
         - batch: B
@@ -66,14 +76,17 @@ def emsda_sample_grid(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
         - points per head and level: P
 
     Args:
-        value (Tensor): (B, S, C), the levels flattened row-major and concatenated.
+        value (Tensor): (B, S, C), the levels flattened row-major and
+            concatenated.
         spatial_shapes (Tensor | list): (L, 2) as (h, w) per level.
-        sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1], top-left (0, 0).
-            Samples outside the map read zeros (``grid_sample``, ``align_corners=False``), as mmcv.
+        sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1],
+            top-left (0, 0). Samples outside the map read zeros
+            (``grid_sample``, ``align_corners=False``), as mmcv.
         attention_weights (Tensor): (B, Nq, H, L, P).
 
     Returns:
-        Tensor: (B, Nq, H, C): for every head, Σ_{l,p} a · bilinear(V_l, x) over all C channels.
+        Tensor: (B, Nq, H, C): for every head, Σ_{l,p} a · bilinear(V_l, x)
+            over all C channels.
     """
     B, S, C = value.shape
     _, Nq, H, L, P, _ = sampling_locations.shape
@@ -82,26 +95,39 @@ def emsda_sample_grid(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
     out = value.new_zeros(B, C, Nq * H)
     start = 0
     for lvl, (h, w) in enumerate(sizes):
-        value_l = value[:, start:start + h * w].transpose(1, 2).reshape(B, C, h, w)  # (B, C, h, w)
+        # (B, C, h, w)
+        value_l = value[:,
+                        start:start + h * w].transpose(1,
+                                                       2).reshape(B, C, h, w)
         start += h * w
-        grid_l = grids[:, :, :, lvl].reshape(B, Nq * H, P, 2)  # (B, Nq*H, P, 2)
-        sampled = F.grid_sample(value_l, grid_l, mode='bilinear', padding_mode='zeros',
-                                align_corners=False)  # (B, C, Nq*H, P)
-        weights_l = attention_weights[:, :, :, lvl].reshape(B, 1, Nq * H, P)  # (B, 1, Nq*H, P)
+        # (B, Nq*H, P, 2)
+        grid_l = grids[:, :, :, lvl].reshape(B, Nq * H, P, 2)
+        sampled = F.grid_sample(
+            value_l,
+            grid_l,
+            mode='bilinear',
+            padding_mode='zeros',
+            align_corners=False)  # (B, C, Nq*H, P)
+        # (B, 1, Nq*H, P)
+        weights_l = attention_weights[:, :, :, lvl].reshape(B, 1, Nq * H, P)
         out = out + (sampled * weights_l).sum(-1)  # (B, C, Nq*H)
     return out.view(B, C, Nq, H).permute(0, 2, 3, 1)  # (B, Nq, H, C)
 
 
-def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: Tensor,
-                  attention_weights: Tensor, num_tokens: int,
+def bilinear_bags(spatial_shapes: Union[Tensor, Sequence],
+                  sampling_locations: Tensor,
+                  attention_weights: Tensor,
+                  num_tokens: int,
                   heads_first: bool = False) -> Tuple[Tensor, Tensor]:
-    """Every (query, head) as a bag of L·P·4 weighted memory rows: the corner indices and the products
-    of attention and bilinear weights that :func:`emsda_sample_bag` sums.
+    """Every (query, head) as a bag of L·P·4 weighted memory rows: the corner
+    indices and the products of attention and bilinear weights that
+    :func:`emsda_sample_bag` sums.
 
-    Corners outside the map get weight 0 and a clamped (valid) index (zero padding,
-    ``align_corners=False``). The bilinear weights are separable: for each sample ``(1 − fx, fx)`` along
-    x (times "the column is inside") and ``(1 − fy, fy)`` along y, so the 4 corners are an outer product
-    and the index of corner (i, j) is ``row_i + col_j``.
+    Corners outside the map get weight 0 and a clamped (valid) index (zero
+    padding, ``align_corners=False``). The bilinear weights are separable: for
+    each sample ``(1 − fx, fx)`` along x (times "the column is inside") and
+    ``(1 − fy, fy)`` along y, so the 4 corners are an outer product and the
+    index of corner (i, j) is ``row_i + col_j``.
 
     Args:
         spatial_shapes (Tensor | list): (L, 2) as (h, w).
@@ -111,13 +137,17 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: T
         heads_first (bool): Order the bags (H, B, Nq) instead of (B, Nq, H).
 
     Returns:
-        tuple: indices (B·Nq·H, L·P·4) into the (B·S) flattened value rows (int32 when they fit, else
-        int64) and weights (B·Nq·H, L·P·4), differentiable in the locations and attention weights.
+        tuple: indices (B·Nq·H, L·P·4) into the (B·S) flattened value rows
+            (int32 when they fit, else
+        int64) and weights (B·Nq·H, L·P·4), differentiable in the locations and
+        attention weights.
     """
     B, Nq, H, L, P, _ = sampling_locations.shape
     batch_shape = (B, 1, 1, 1, 1, 1)
-    if heads_first:  # permute the small per-sample inputs, not the (…, 4) corner tensors
-        sampling_locations = sampling_locations.permute(2, 0, 1, 3, 4, 5)  # (H, B, Nq, L, P, 2)
+    # permute the small per-sample inputs, not the (…, 4) corner tensors
+    if heads_first:
+        # (H, B, Nq, L, P, 2)
+        sampling_locations = sampling_locations.permute(2, 0, 1, 3, 4, 5)
         attention_weights = attention_weights.permute(2, 0, 1, 3, 4)
         batch_shape = (1, B, 1, 1, 1, 1)
     sizes = _level_sizes(spatial_shapes)
@@ -126,39 +156,50 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence], sampling_locations: T
     hw = torch.tensor(sizes, device=device, dtype=itype)  # (L, 2) as (h, w)
     h_l = hw[:, 0].view(L, 1)  # broadcasts against (B, Nq, H, L, P)
     w_l = hw[:, 1].view(L, 1)
-    starts = (torch.cumsum(hw[:, 0] * hw[:, 1], 0, dtype=itype) - hw[:, 0] * hw[:, 1]).view(L, 1)
+    starts = (torch.cumsum(hw[:, 0] * hw[:, 1], 0, dtype=itype) -
+              hw[:, 0] * hw[:, 1]).view(L, 1)
     # pixel coordinates, align_corners=False: pixel centres at (i + 0.5) / size
     x = sampling_locations[..., 0] * w_l.to(dtype) - 0.5  # (B, Nq, H, L, P)
     y = sampling_locations[..., 1] * h_l.to(dtype) - 0.5
     x0, y0 = x.detach().floor(), y.detach().floor()
-    fx, fy = x - x0, y - y0  # fractional parts (carry the gradient to the locations)
+    # fractional parts (carry the gradient to the locations)
+    fx, fy = x - x0, y - y0
     x0, y0 = x0.to(itype), y0.to(itype)  # index arithmetic in itype throughout
 
     def axis(c0: Tensor, f: Tensor, size: Tensor) -> Tuple[Tensor, Tensor]:
         c = torch.stack([c0, c0 + 1], -1)  # (B, Nq, H, L, P, 2)
         size = size.unsqueeze(-1)  # (L, 1, 1)
         inside = (c >= 0) & (c < size)
-        return c.clamp(min=0).minimum(size - 1), torch.stack([1 - f, f], -1) * inside.to(dtype)
+        return c.clamp(
+            min=0).minimum(size -
+                           1), torch.stack([1 - f, f], -1) * inside.to(dtype)
 
     cx, wx = axis(x0, fx, w_l)
     cy, wy = axis(y0, fy, h_l)
-    batch = torch.arange(B, device=device, dtype=itype).view(batch_shape) * num_tokens
-    rows = batch + starts.unsqueeze(-1) + cy * w_l.unsqueeze(-1)  # (B, Nq, H, L, P, 2)
-    index = rows.unsqueeze(-1) + cx.unsqueeze(-2)  # (B, Nq, H, L, P, 2, 2), y-major
-    weights = (attention_weights.unsqueeze(-1) * wy).unsqueeze(-1) * wx.unsqueeze(-2)
-    return index.reshape(B * Nq * H, L * P * 4), weights.reshape(B * Nq * H, L * P * 4)
+    batch = torch.arange(
+        B, device=device, dtype=itype).view(batch_shape) * num_tokens
+    # (B, Nq, H, L, P, 2)
+    rows = batch + starts.unsqueeze(-1) + cy * w_l.unsqueeze(-1)
+    # (B, Nq, H, L, P, 2, 2), y-major
+    index = rows.unsqueeze(-1) + cx.unsqueeze(-2)
+    weights = (attention_weights.unsqueeze(-1) *
+               wy).unsqueeze(-1) * wx.unsqueeze(-2)
+    return index.reshape(B * Nq * H,
+                         L * P * 4), weights.reshape(B * Nq * H, L * P * 4)
 
 
 class GatherSum(torch.autograd.Function):
     """``out[m] = Σ_e weights[m, e] · value[index[m, e]]`` with a backward that does not go through
-    ``embedding_bag``'s (which builds the value gradient entry by entry after a sort of its own).
+    ``embedding_bag``'s (which builds the value gradient entry by entry after a
+    sort of its own).
 
-    Backward: the value gradient is the transposed gather-sum, ``grad_value[r] = Σ_{(m, e): index = r}
-    weights[m, e] · grad_out[m]``, run as one more ``embedding_bag`` over ``grad_out``: the entries sorted
-    by row (one sort of the int32 indices), each value row a bag of the bags that read it. The weight
-    gradient is ``<grad_out[m], value[index[m, e]]>`` (ATen's per-sample-weights kernel, no (M·E, C)
-    gather materialised), taken in the same row-sorted order (the value rows read in sequence). Not twice
-    differentiable.
+    Backward: the value gradient is the transposed gather-sum, ``grad_value[r]
+        = Σ_{(m, e): index = r}
+    weights[m, e] ·
+    grad_out[m]``, run as one more ``embedding_bag`` over ``grad_out``: the entries sorted by row (one sort of the int32 indices), each value row a bag of the bags that read it. The weight gradient is ``<grad_out[m],
+    value[index[m, e]]>`` (ATen's per-sample-weights kernel, no (M·E, C) gather
+    materialised), taken in the same row-sorted order (the value rows read in
+    sequence). Not twice differentiable.
 
     Args (of ``apply``):
         value (Tensor): (R, C).
@@ -172,7 +213,8 @@ class GatherSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, value: Tensor, index: Tensor, weights: Tensor) -> Tensor:
         ctx.save_for_backward(value, index, weights)
-        return F.embedding_bag(index, value, per_sample_weights=weights, mode='sum')
+        return F.embedding_bag(
+            index, value, per_sample_weights=weights, mode='sum')
 
     @staticmethod
     @once_differentiable
@@ -182,54 +224,79 @@ class GatherSum(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         flat = index.reshape(-1)
         grad_value = grad_weights = None
-        psw_backward = torch.ops.aten._embedding_bag_per_sample_weights_backward  # <grad[bag], table[idx]>
+        # <grad[bag], table[idx]>
+        psw_backward = torch.ops.aten._embedding_bag_per_sample_weights_backward
         if ctx.needs_input_grad[0]:
-            rows, order = flat.sort()  # entries grouped by the value row they read
+            # entries grouped by the value row they read
+            rows, order = flat.sort()
             counts = torch.bincount(flat, minlength=value.shape[0])
-            offsets = (counts.cumsum(0) - counts).to(flat.dtype)  # (R,): every row's first entry
-            # the bag (row of grad_out) of every entry: E is L·P·4, usually a power of two
+            # (R,): every row's first entry
+            offsets = (counts.cumsum(0) - counts).to(flat.dtype)
+            # the bag (row of grad_out) of every entry: E is L·P·4, usually a
+            # power of two
             bags = order >> (E.bit_length() - 1) if E & (E - 1) == 0 else \
                 torch.div(order, E, rounding_mode='floor')
-            grad_value = F.embedding_bag(bags.to(flat.dtype), grad_out, offsets, mode='sum',
-                                         per_sample_weights=weights.reshape(-1)[order])  # empty bags: 0
+            grad_value = F.embedding_bag(
+                bags.to(flat.dtype),
+                grad_out,
+                offsets,
+                mode='sum',
+                # empty bags: 0
+                per_sample_weights=weights.reshape(-1)[order])
             if ctx.needs_input_grad[2]:
-                # the weight gradient in the same row order: each value row is read once, in sequence,
-                # and grad_out (B·Nq·H rows, smaller than the value) randomly; then back to entry order
-                sorted_grad = psw_backward(value, grad_out, bags, offsets[:1].long(), rows.long(), 0, -1)
-                grad_weights = torch.empty_like(sorted_grad).index_put_((order,), sorted_grad).view(M, E)
+                # the weight gradient in the same row order: each value row is
+                # read once, in sequence, and grad_out (B·Nq·H rows, smaller
+                # than the value) randomly; then back to entry order
+                sorted_grad = psw_backward(value,
+                                           grad_out, bags, offsets[:1].long(),
+                                           rows.long(), 0, -1)
+                grad_weights = torch.empty_like(sorted_grad).index_put_(
+                    (order, ), sorted_grad).view(M, E)
         elif ctx.needs_input_grad[2]:
             offsets = torch.arange(0, M * E, E, device=flat.device)
-            offset2bag = torch.arange(M, device=flat.device).repeat_interleave(E)
-            grad_weights = psw_backward(grad_out, value, flat.long(), offsets, offset2bag, 0, -1).view(M, E)
+            offset2bag = torch.arange(
+                M, device=flat.device).repeat_interleave(E)
+            grad_weights = psw_backward(grad_out, value, flat.long(), offsets,
+                                        offset2bag, 0, -1).view(M, E)
         return grad_value, None, grad_weights
 
 
 def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
-                     sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
-    """The same numbers as :func:`emsda_sample_grid`, computed as one weighted gather-sum.
+                     sampling_locations: Tensor,
+                     attention_weights: Tensor) -> Tensor:
+    """The same numbers as :func:`emsda_sample_grid`, computed as one weighted
+    gather-sum.
 
-    Bilinear interpolation reads 4 corners; folding the bilinear and attention weights together
-    turns every (query, head) into a bag of L·P·4 weighted memory rows (:func:`bilinear_bags`), which
-    :class:`GatherSum` (``embedding_bag(mode='sum')`` forward) sums without materialising the
-    (B, C, Nq·H, P) samples that ``grid_sample`` writes per level, and whose backward scatters into the
-    value with one more gather-sum. Same arguments and result as :func:`emsda_sample_grid`;
-    differentiable (once) in ``value``, ``sampling_locations`` and ``attention_weights``.
+    Bilinear interpolation reads 4 corners; folding the bilinear and attention
+    weights together turns every (query, head) into a bag of L·P·4 weighted
+    memory rows (:func:`bilinear_bags`), which :class:`GatherSum`
+    (``embedding_bag(mode='sum')`` forward) sums without materialising the (B,
+    C, Nq·H, P) samples that ``grid_sample`` writes per level, and whose
+    backward scatters into the value with one more gather-sum. Same arguments
+    and result as :func:`emsda_sample_grid`; differentiable (once) in
+    ``value``, ``sampling_locations`` and ``attention_weights``.
     """
     B, S, C = value.shape
     _, Nq, H, L, P, _ = sampling_locations.shape
     _check_sizes(spatial_shapes, S, L)
-    # bags head-major, so the result is (H, B·Nq, C) in memory: the per-head value projection (a bmm over
-    # heads) reads it, and writes its gradient, without a permuting copy
-    index, weights = bilinear_bags(spatial_shapes, sampling_locations, attention_weights, S, True)
-    out = GatherSum.apply(value.reshape(B * S, C), index, weights.to(value.dtype))  # (H*B*Nq, C)
+    # bags head-major, so the result is (H, B·Nq, C) in memory: the per-head
+    # value projection (a bmm over heads) reads it, and writes its gradient,
+    # without a permuting copy
+    index, weights = bilinear_bags(spatial_shapes, sampling_locations,
+                                   attention_weights, S, True)
+    # (H*B*Nq, C)
+    out = GatherSum.apply(
+        value.reshape(B * S, C), index, weights.to(value.dtype))
     return out.view(H, B, Nq, C).permute(1, 2, 0, 3)  # (B, Nq, H, C), a view
 
 
 def _check_sizes(spatial_shapes, S: int, L: int) -> list:
     sizes = _level_sizes(spatial_shapes)
     if len(sizes) != L or sum(h * w for h, w in sizes) != S:
-        raise ValueError(f'EMSDA: spatial_shapes {sizes} do not match value with S={S} tokens and '
-                         f'sampling_locations with L={L} levels')
+        raise ValueError(
+            f'EMSDA: spatial_shapes {sizes} do not match value with S={S} '
+            'tokens and '
+            f'sampling_locations with L={L} levels')
     return sizes
 
 
@@ -249,13 +316,16 @@ class EMSDA(BaseModule):
         num_heads (int): Attention heads H.
         num_levels (int): Feature levels L.
         num_points (int): Sampling points P per head and level.
-        value_proj_ratio (float): Width of ``value_proj`` relative to C, as mmcv (its output must
-            still split into H heads).
-        sampler (str): ``'auto'`` (default): the gather-sum path (:func:`emsda_sample_bag`) in
-            eager mode and the ``grid_sample`` path (:func:`emsda_sample_grid`) while tracing or
-            exporting to ONNX; ``'bag'`` or ``'grid'`` force one. Both give the same numbers.
-        init_cfg (dict, optional): MMEngine init config; by default Deformable DETR's initialisation
-            (as mmcv: offsets on a ring per head, uniform attention, Xavier projections, zero biases).
+        value_proj_ratio (float): Width of ``value_proj`` relative to C, as
+            mmcv (its output must still split into H heads).
+        sampler (str): ``'auto'`` (default): the gather-sum path
+            (:func:`emsda_sample_bag`) in eager mode and the ``grid_sample``
+            path (:func:`emsda_sample_grid`) while tracing or exporting to
+            ONNX; ``'bag'`` or ``'grid'`` force one. Both give the same
+            numbers.
+        init_cfg (dict, optional): MMEngine init config; by default Deformable
+            DETR's initialisation (as mmcv: offsets on a ring per head, uniform
+            attention, Xavier projections, zero biases).
     """
 
     def __init__(self,
@@ -268,31 +338,40 @@ class EMSDA(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if sampler not in ('auto', 'bag', 'grid'):
-            raise ValueError(f"EMSDA: sampler must be 'auto', 'bag' or 'grid', got {sampler!r}")
+            raise ValueError(
+                "EMSDA: sampler must be 'auto', 'bag' or 'grid', got "
+                f'{sampler!r}')
         self.sampler = sampler
         value_dims = int(embed_dims * value_proj_ratio)
         if embed_dims % num_heads or value_dims % num_heads:
-            raise ValueError(f'EMSDA: embed_dims ({embed_dims}) and the value width ({value_dims}) '
-                             f'must be divisible by num_heads ({num_heads})')
+            raise ValueError(
+                f'EMSDA: embed_dims ({embed_dims}) and the value width '
+                f'({value_dims}) '
+                f'must be divisible by num_heads ({num_heads})')
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.num_levels = num_levels
         self.num_points = num_points
-        self.sampling_offsets = nn.Linear(embed_dims, num_heads * num_levels * num_points * 2)
-        self.attention_weights = nn.Linear(embed_dims, num_heads * num_levels * num_points)
+        self.sampling_offsets = nn.Linear(
+            embed_dims, num_heads * num_levels * num_points * 2)
+        self.attention_weights = nn.Linear(embed_dims,
+                                           num_heads * num_levels * num_points)
         self.value_proj = nn.Linear(embed_dims, value_dims)
         self.output_proj = nn.Linear(value_dims, embed_dims)
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
-        """Deformable DETR's initialisation (the same scheme as mmcv's module)."""
+        """Deformable DETR's initialisation (the same scheme as mmcv's
+        module)."""
         H, L, P = self.num_heads, self.num_levels, self.num_points
         nn.init.zeros_(self.sampling_offsets.weight)
         thetas = torch.arange(H, dtype=torch.float32) * (2.0 * math.pi / H)
-        ring = torch.stack([thetas.cos(), thetas.sin()], -1)  # (H, 2), one direction per head
+        # (H, 2), one direction per head
+        ring = torch.stack([thetas.cos(), thetas.sin()], -1)
         ring = ring / ring.abs().max(-1, keepdim=True)[0]
         ring = ring.view(H, 1, 1, 2).repeat(1, L, P, 1)  # (H, L, P, 2)
-        ring = ring * torch.arange(1, P + 1, dtype=torch.float32).view(1, 1, P, 1)
+        ring = ring * torch.arange(
+            1, P + 1, dtype=torch.float32).view(1, 1, P, 1)
         with torch.no_grad():
             self.sampling_offsets.bias.copy_(ring.view(-1))
         nn.init.zeros_(self.attention_weights.weight)
@@ -307,15 +386,18 @@ class EMSDA(BaseModule):
         else:
             super().init_weights()
 
-    def sample(self, value: Tensor, spatial_shapes: Union[Tensor, Sequence], sampling_locations: Tensor,
+    def sample(self, value: Tensor, spatial_shapes: Union[Tensor, Sequence],
+               sampling_locations: Tensor,
                attention_weights: Tensor) -> Tensor:
-        """The float32 island: attention-weighted bilinear samples of the un-projected value, with
-        fp16/bf16 inputs cast to float32 and autocast off (the same numbers inside and outside autocast).
+        """The float32 island: attention-weighted bilinear samples of the un-
+        projected value, with fp16/bf16 inputs cast to float32 and autocast off
+        (the same numbers inside and outside autocast).
 
         Args:
             value (Tensor): (B, S, C).
             spatial_shapes (Tensor | list): (L, 2) as (h, w).
-            sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1].
+            sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0,
+                1].
             attention_weights (Tensor): (B, Nq, H, L, P).
 
         Returns:
@@ -325,8 +407,10 @@ class EMSDA(BaseModule):
         fn = emsda_sample_grid if self.sampler == 'grid' or (self.sampler == 'auto' and exporting) \
             else emsda_sample_bag
         with fp32_region(value.device):
-            return fn(at_least_fp32(value), spatial_shapes, at_least_fp32(sampling_locations),
-                      at_least_fp32(attention_weights))
+            return fn(
+                at_least_fp32(value), spatial_shapes,
+                at_least_fp32(sampling_locations),
+                at_least_fp32(attention_weights))
 
     def forward(self,
                 query: Tensor,
@@ -335,16 +419,21 @@ class EMSDA(BaseModule):
                 spatial_shapes: Union[Tensor, Sequence],
                 level_start_index: Optional[Tensor] = None,
                 key_padding_mask: Optional[Tensor] = None) -> Tensor:
-        """Attend from ``query`` to the multi-scale ``value`` around ``reference_points``.
+        """Attend from ``query`` to the multi-scale ``value`` around
+        ``reference_points``.
 
         Args:
             query (Tensor): (B, Nq, C), positional embedding already added.
-            value (Tensor): (B, S, C), the un-projected memory, levels flattened and concatenated.
-            reference_points (Tensor): (B, Nq, L, 2) as (x, y) in [0, 1], top-left (0, 0).
+            value (Tensor): (B, S, C), the un-projected memory, levels
+                flattened and concatenated.
+            reference_points (Tensor): (B, Nq, L, 2) as (x, y) in [0, 1],
+                top-left (0, 0).
             spatial_shapes (Tensor | list): (L, 2) as (h, w).
-            level_start_index (Tensor, optional): (L,); implied by ``spatial_shapes`` and only
-                checked against it (kept for mmcv's signature).
-            key_padding_mask (Tensor, optional): (B, S) bool, True = padding (reads as zero).
+            level_start_index (Tensor, optional): (L,); implied by
+                ``spatial_shapes`` and only checked against it (kept for mmcv's
+                signature).
+            key_padding_mask (Tensor, optional): (B, S) bool, True = padding
+                (reads as zero).
 
         Returns:
             Tensor: (B, Nq, C), without the residual.
@@ -352,34 +441,50 @@ class EMSDA(BaseModule):
         B, Nq, _ = query.shape
         H, L, P = self.num_heads, self.num_levels, self.num_points
         if reference_points.shape[-1] != 2 or reference_points.shape[-2] != L:
-            raise ValueError(f'EMSDA expects reference_points of shape (B, Nq, {L}, 2), got '
-                             f'{tuple(reference_points.shape)}')
+            raise ValueError(
+                f'EMSDA expects reference_points of shape (B, Nq, {L}, 2), '
+                'got '
+                f'{tuple(reference_points.shape)}')
         sizes = _level_sizes(spatial_shapes)
         if level_start_index is not None and not torch.jit.is_tracing():
             starts = [0]
             for h, w in sizes[:-1]:
                 starts.append(starts[-1] + h * w)
             if [int(s) for s in level_start_index] != starts:
-                raise ValueError(f'EMSDA: level_start_index {level_start_index.tolist()} does not '
-                                 f'match spatial_shapes {sizes}')
+                raise ValueError(
+                    f'EMSDA: level_start_index {level_start_index.tolist()} '
+                    'does not '
+                    f'match spatial_shapes {sizes}')
         if key_padding_mask is not None:
             value = value.masked_fill(key_padding_mask[..., None], 0.0)
 
-        offsets = self.sampling_offsets(query).view(B, Nq, H, L, P, 2)  # (B, Nq, H, L, P, 2)
-        logits = self.attention_weights(query).view(B, Nq, H, L * P)  # (B, Nq, H, L*P)
-        with fp32_region(query.device):  # float32 island: locations and weights
-            weights = at_least_fp32(logits).softmax(-1).view(B, Nq, H, L, P)  # (B, Nq, H, L, P)
+        # (B, Nq, H, L, P, 2)
+        offsets = self.sampling_offsets(query).view(B, Nq, H, L, P, 2)
+        # (B, Nq, H, L*P)
+        logits = self.attention_weights(query).view(B, Nq, H, L * P)
+        # float32 island: locations and weights
+        with fp32_region(query.device):
+            # (B, Nq, H, L, P)
+            weights = at_least_fp32(logits).softmax(-1).view(B, Nq, H, L, P)
             # offsets are in pixels of each level: normalise by (w, h)
-            normaliser = torch.tensor([[w, h] for h, w in sizes], dtype=torch.float32, device=query.device)
+            normaliser = torch.tensor([[w, h] for h, w in sizes],
+                                      dtype=torch.float32,
+                                      device=query.device)
             locations = at_least_fp32(reference_points)[:, :, None, :, None, :] + \
                 at_least_fp32(offsets) / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
-        sampled = self.sample(value, sizes, locations, weights)  # (B, Nq, H, C), float32
-        # per-head value projection of the sampled result only: head h uses rows h*D:(h+1)*D. In the
-        # parameters' dtype (a no-op under autocast, which keeps float32 parameters and casts the einsum)
+        # (B, Nq, H, C), float32
+        sampled = self.sample(value, sizes, locations, weights)
+        # per-head value projection of the sampled result only: head h uses
+        # rows h*D:(h+1)*D. In the parameters' dtype (a no-op under autocast,
+        # which keeps float32 parameters and casts the einsum)
         D = self.value_proj.out_features // H
         proj_w = self.value_proj.weight.view(H, D, -1)  # (H, D, C)
-        # one bmm over heads; the gather-sum path already lays ``sampled`` out as (H, B·Nq, C) (a view here)
-        sampled = sampled.to(proj_w.dtype).permute(2, 0, 1, 3).reshape(H, B * Nq, -1)  # (H, B*Nq, C)
+        # one bmm over heads; the gather-sum path already lays ``sampled`` out
+        # as (H, B·Nq, C) (a view here)
+        # (H, B*Nq, C)
+        sampled = sampled.to(proj_w.dtype).permute(2, 0, 1,
+                                                   3).reshape(H, B * Nq, -1)
         heads = torch.bmm(sampled, proj_w.transpose(1, 2))  # (H, B*Nq, D)
-        heads = heads.view(H, B, Nq, D).permute(1, 2, 0, 3) + self.value_proj.bias.view(H, D)
+        heads = heads.view(H, B, Nq, D).permute(
+            1, 2, 0, 3) + self.value_proj.bias.view(H, D)
         return self.output_proj(heads.reshape(B, Nq, H * D))  # (B, Nq, C)

@@ -1,9 +1,11 @@
 """Poseur's coarse stage: RLE-style global regression of the initial keypoints.
 
-`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.1. The
-lowest-resolution neck level is average-pooled; ``fc_coord`` (a Linear whose input is L2-normalised,
-as RLE's official ``Linear(norm=True)``) gives 2K coordinates in normalised input-image units and
-``fc_sigma`` (+ sigmoid) their σ. Both last layers start small (Xavier, gain 0.01), as the code.
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV
+2022), Sec. 3.1. The lowest-resolution neck level is average-pooled;
+``fc_coord`` (a Linear whose input is L2-normalised, as RLE's official
+``Linear(norm=True)``) gives 2K coordinates in normalised input-image units and
+``fc_sigma`` (+ sigmoid) their σ. Both last layers start small (Xavier, gain
+0.01), as the code.
 """
 from typing import Tuple
 
@@ -13,7 +15,10 @@ from torch import Tensor, nn
 class NormInputLinear(nn.Linear):
     """``y = W·x / ‖x‖ + b``: a Linear layer applied to the L2-normalised input (RLE's fc_coord)."""
 
-    def __init__(self, in_features: int, out_features: int, eps: float = 1e-6) -> None:
+    def __init__(self,
+                 in_features: int,
+                 out_features: int,
+                 eps: float = 1e-6) -> None:
         super().__init__(in_features, out_features)
         self.eps = eps
 
@@ -28,12 +33,16 @@ class CoarseStage(nn.Module):
     Args:
         embed_dims (int): Channels C of the pooled level.
         num_keypoints (int): K.
-        coord_bias_init (float): Initial bias of ``fc_coord``. The official code leaves PyTorch's
-            default (≈ 0, i.e. every keypoint starts at the top-left corner); 0.5 (the image centre)
-            makes the first reference points useful from the first step.
+        coord_bias_init (float): Initial bias of ``fc_coord``. The official
+            code leaves PyTorch's default (≈ 0, i.e. every keypoint starts at
+            the top-left corner); 0.5 (the image centre) makes the first
+            reference points useful from the first step.
     """
 
-    def __init__(self, embed_dims: int, num_keypoints: int, coord_bias_init: float = 0.5) -> None:
+    def __init__(self,
+                 embed_dims: int,
+                 num_keypoints: int,
+                 coord_bias_init: float = 0.5) -> None:
         super().__init__()
         self.num_keypoints = num_keypoints
         self.fc_coord = NormInputLinear(embed_dims, num_keypoints * 2)
@@ -44,9 +53,13 @@ class CoarseStage(nn.Module):
         nn.init.constant_(self.fc_coord.bias, coord_bias_init)
 
     def forward(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
-        """(B, C, h, w) → coordinates (B, K, 2) and σ (B, K, 2) in (0, 1), both float32 (under autocast
-        the two Linear layers run in half precision, their outputs and the sigmoid in float32)."""
+        """(B, C, h, w) → coordinates (B, K, 2) and σ (B, K, 2) in (0, 1), both
+        float32 (under autocast the two Linear layers run in half precision,
+        their outputs and the sigmoid in float32)."""
         x = feat.mean(dim=(2, 3))  # (B, C): global average pool
-        coords = self.fc_coord(x).float().reshape(-1, self.num_keypoints, 2)  # (B, K, 2)
-        sigma = self.fc_sigma(x).float().reshape(-1, self.num_keypoints, 2).sigmoid()  # (B, K, 2)
+        # (B, K, 2)
+        coords = self.fc_coord(x).float().reshape(-1, self.num_keypoints, 2)
+        # (B, K, 2)
+        sigma = self.fc_sigma(x).float().reshape(-1, self.num_keypoints,
+                                                 2).sigmoid()
         return coords, sigma

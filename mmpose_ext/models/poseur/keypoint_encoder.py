@@ -1,10 +1,13 @@
-"""Poseur's keypoint encoder: the decoder's content queries from the coarse keypoints.
+"""Poseur's keypoint encoder: the decoder's content queries from the coarse
+keypoints.
 
-`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.2. Each
-reference point (x, y) in [0, 1] is encoded with sines (128 frequencies per axis, temperature 10000,
-scale 2π, sin/cos interleaved, as Deformable DETR's proposal encoding). The official code encodes the
-point twice, as given and clipped to [0, 1] (noisy points may leave the image), and maps the 512-d
-concatenation to the query with ``LayerNorm(Linear(512 → 256))``.
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV
+2022), Sec. 3.2. Each reference point (x, y) in [0, 1] is encoded with sines
+(128 frequencies per axis, temperature 10000, scale 2π, sin/cos interleaved, as
+Deformable DETR's proposal encoding). The official code encodes the point
+twice, as given and clipped to [0, 1] (noisy points may leave the image), and
+maps the 512-d concatenation to the query with
+``LayerNorm(Linear(512 → 256))``.
 """
 import math
 
@@ -12,7 +15,9 @@ import torch
 from torch import Tensor, nn
 
 
-def sine_encode_points(points: Tensor, num_feats: int = 128, temperature: float = 10000.,
+def sine_encode_points(points: Tensor,
+                       num_feats: int = 128,
+                       temperature: float = 10000.,
                        scale: float = 2 * math.pi) -> Tensor:
     """Sine encoding of 2-D points.
 
@@ -27,27 +32,36 @@ def sine_encode_points(points: Tensor, num_feats: int = 128, temperature: float 
         scale (float): Multiplier of the coordinates before encoding.
 
     Returns:
-        Tensor: (..., 2·F): the x encoding then the y encoding, each ``[sin, cos, sin, cos, ...]``
+        Tensor: (..., 2·F): the x encoding then the y encoding, each
+            ``[sin, cos, sin, cos, ...]``
         over frequencies ``temperature^(2⌊i/2⌋/F)``.
     """
     if num_feats % 2:
-        raise ValueError(f'sine_encode_points: num_feats must be even, got {num_feats}')
+        raise ValueError(
+            f'sine_encode_points: num_feats must be even, got {num_feats}')
     dim_t = torch.arange(num_feats, dtype=torch.float32, device=points.device)
-    dim_t = temperature**(2 * torch.div(dim_t, 2, rounding_mode='floor') / num_feats)  # (F,)
+    # (F,)
+    dim_t = temperature**(2 * torch.div(dim_t, 2, rounding_mode='floor') /
+                          num_feats)
     pos = points.float()[..., None] * scale / dim_t  # (..., 2, F)
-    pos = torch.stack((pos[..., 0::2].sin(), pos[..., 1::2].cos()), dim=-1)  # (..., 2, F/2, 2)
+    # (..., 2, F/2, 2)
+    pos = torch.stack((pos[..., 0::2].sin(), pos[..., 1::2].cos()), dim=-1)
     return pos.flatten(-3).to(points.dtype)  # (..., 2·F)
 
 
 class KeypointEncoder(nn.Module):
-    """Content queries from reference points: ``LN(Linear(cat[PE(p), PE(clip(p, 0, 1))]))``.
+    """Content queries from reference points: ``LN(Linear(cat[PE(p), PE(clip(p,
+    0, 1))]))``.
 
     Args:
-        embed_dims (int): Query width C (the sine encoding has C/2 frequencies per axis).
+        embed_dims (int): Query width C (the sine encoding has C/2 frequencies
+            per axis).
         temperature (float): Temperature of the sine encoding.
     """
 
-    def __init__(self, embed_dims: int = 256, temperature: float = 10000.) -> None:
+    def __init__(self,
+                 embed_dims: int = 256,
+                 temperature: float = 10000.) -> None:
         super().__init__()
         self.embed_dims = embed_dims
         self.temperature = temperature
@@ -57,8 +71,12 @@ class KeypointEncoder(nn.Module):
         nn.init.zeros_(self.proj.bias)
 
     def forward(self, points: Tensor) -> Tensor:
-        """Encode (B, Q, 2) reference points (detached here) into (B, Q, C) content queries."""
+        """Encode (B, Q, 2) reference points (detached here) into (B, Q, C)
+        content queries."""
         points = points.detach()
-        pe = sine_encode_points(points, self.embed_dims // 2, self.temperature)  # (B, Q, C)
-        pe_clipped = sine_encode_points(points.clamp(0, 1), self.embed_dims // 2, self.temperature)
-        return self.norm(self.proj(torch.cat([pe, pe_clipped], dim=-1)))  # (B, Q, C)
+        # (B, Q, C)
+        pe = sine_encode_points(points, self.embed_dims // 2, self.temperature)
+        pe_clipped = sine_encode_points(
+            points.clamp(0, 1), self.embed_dims // 2, self.temperature)
+        # (B, Q, C)
+        return self.norm(self.proj(torch.cat([pe, pe_clipped], dim=-1)))

@@ -1,14 +1,18 @@
-"""Poseur's noisy reference points: extra query groups around the coarse keypoints (training only).
+"""Poseur's noisy reference points: extra query groups around the coarse
+keypoints (training only).
 
-`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.3. Each
-extra group is a copy of the K coarse keypoints in which some points are moved by Gaussian noise
-``N(0, cov·I)`` (offsets clipped to ``±offset_clip``, points clipped to ``point_range``). Groups attend
-only within themselves and every group gets the same loss, so the decoder learns to recover from
-bad starting points. Two ways to choose the moved points:
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV
+2022), Sec. 3.3. Each extra group is a copy of the K coarse keypoints in which
+some points are moved by Gaussian noise ``N(0, cov·I)`` (offsets clipped to
+``±offset_clip``, points clipped to ``point_range``). Groups attend only within
+themselves and every group gets the same loss, so the decoder learns to recover
+from bad starting points. Two ways to choose the moved points:
 
-- ``'official'`` (the official code): one ``randperm`` over the G·K extra slots picks G·n of them,
-  the same slots for the whole batch, so a group gets n points only on average;
-- ``'per_group'``: exactly n points per group, drawn independently for every instance.
+- ``'official'`` (the official code): one ``randperm`` over the G·K extra slots
+  picks G·n of them, the same slots for the whole batch, so a group gets n
+  points only on average;
+- ``'per_group'``: exactly n points per group, drawn independently for every
+  instance.
 """
 from typing import Tuple
 
@@ -26,11 +30,16 @@ class NoisyReferenceSampler(nn.Module):
 
     Args:
         num_groups (int): G; 0 disables the noisy groups.
-        num_noisy_points (int): n, points moved per group (on average in ``'official'`` mode).
-        noise_cov (float): Variance of the isotropic Gaussian offsets (official: 0.2, σ ≈ 0.447).
-        offset_clip (float): Offsets are clipped to [-offset_clip, offset_clip] (official: 1).
-        point_range (tuple): Moved points are clipped to this range (official: (-0.7, 1.7)).
-        mode (str): ``'official'`` or ``'per_group'`` (see the module docstring).
+        num_noisy_points (int): n, points moved per group (on average in
+            ``'official'`` mode).
+        noise_cov (float): Variance of the isotropic Gaussian offsets
+            (official: 0.2, σ ≈ 0.447).
+        offset_clip (float): Offsets are clipped to [-offset_clip, offset_clip]
+            (official: 1).
+        point_range (tuple): Moved points are clipped to this range (official:
+            (-0.7, 1.7)).
+        mode (str): ``'official'`` or ``'per_group'`` (see the module
+            docstring).
     """
 
     def __init__(self,
@@ -42,9 +51,13 @@ class NoisyReferenceSampler(nn.Module):
                  mode: str = 'official') -> None:
         super().__init__()
         if mode not in ('official', 'per_group'):
-            raise ValueError(f"NoisyReferenceSampler: mode must be 'official' or 'per_group', got {mode!r}")
+            raise ValueError(
+                "NoisyReferenceSampler: mode must be 'official' or "
+                f"'per_group', got {mode!r}")
         if num_groups < 0 or num_noisy_points < 0 or noise_cov < 0:
-            raise ValueError('NoisyReferenceSampler: num_groups, num_noisy_points and noise_cov must be >= 0')
+            raise ValueError(
+                'NoisyReferenceSampler: num_groups, num_noisy_points and '
+                'noise_cov must be >= 0')
         self.num_groups = num_groups
         self.num_noisy_points = num_noisy_points
         self.noise_std = float(noise_cov)**0.5
@@ -59,11 +72,14 @@ class NoisyReferenceSampler(nn.Module):
             points (Tensor): (B, K, 2) reference points (detached here).
 
         Returns:
-            Tensor: (B, G·K, 2), group-major (group g holds slots g·K … g·K + K − 1).
+            Tensor: (B, G·K, 2), group-major (group g holds slots g·K … g·K + K
+                − 1).
         """
         B, K, _ = points.shape
         G, n = self.num_groups, min(self.num_noisy_points, points.shape[1])
-        groups = points.detach()[:, None].repeat(1, G, 1, 1).reshape(B, G * K, 2)  # (B, G*K, 2)
+        # (B, G*K, 2)
+        groups = points.detach()[:, None].repeat(1, G, 1,
+                                                 1).reshape(B, G * K, 2)
         if G == 0 or n == 0:
             return groups
         if self.mode == 'official':
@@ -74,8 +90,11 @@ class NoisyReferenceSampler(nn.Module):
             chosen = chosen[None].expand(B, -1)  # (B, G*K)
         else:
             # exactly n of the K keypoints in every group of every instance
-            ranks = torch.rand(B, G, K, device=points.device).argsort(-1).argsort(-1)  # (B, G, K)
+            # (B, G, K)
+            ranks = torch.rand(
+                B, G, K, device=points.device).argsort(-1).argsort(-1)
             chosen = (ranks < n).reshape(B, G * K)
-        offsets = (torch.randn_like(groups) * self.noise_std).clamp(-self.offset_clip, self.offset_clip)
+        offsets = (torch.randn_like(groups) *
+                   self.noise_std).clamp(-self.offset_clip, self.offset_clip)
         noisy = (groups + offsets).clamp(*self.point_range)
         return torch.where(chosen[..., None], noisy, groups)  # (B, G*K, 2)

@@ -1,20 +1,24 @@
-"""Poseur's query decoder: grouped self-attention, EMSDA cross-attention, FFN, iterative refinement.
+"""Poseur's query decoder: grouped self-attention, EMSDA cross-attention, FFN,
+iterative refinement.
 
-`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV 2022), Sec. 3.2–3.4.
-Post-norm layers: self-attention among the K queries of each group (8 heads, dropout 0.1) → norm →
-EMSDA to the multi-scale memory around the current reference points → norm → FFN (1024) → norm.
-After layer l (the official code's branches; the reference update is not detached):
+`Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV
+2022), Sec. 3.2–3.4. Post-norm layers: self-attention among the K queries of
+each group (8 heads, dropout 0.1) → norm → EMSDA to the multi-scale memory
+around the current reference points → norm → FFN (1024) → norm. After layer l
+(the official code's branches; the reference update is not detached):
 
     ref_{l+1}    = sigmoid(coord_l(out) + logit(ref_l))
     coords_l     = ref_{l+1} + coord_out_l(out)
     σ_l          = sigmoid(sigma_l(out))
 
-``coord_l`` is an MLP (``num_reg_fcs`` hidden Linear+ReLU, then Linear → 2), ``coord_out_l`` the same
-shape, ``sigma_l`` ``num_reg_fcs`` Linear layers without activation then Linear → 2 (as the code).
+``coord_l`` is an MLP (``num_reg_fcs`` hidden Linear+ReLU, then Linear → 2),
+``coord_out_l`` the same shape, ``sigma_l`` ``num_reg_fcs`` Linear layers
+without activation then Linear → 2 (as the code).
 
-Under autocast the branches run in half precision but their outputs are cast to float32 before the
-update, so reference points, coordinates and σ stay float32 from layer to layer: a coordinate in [0, 1]
-stored in bf16 is off by up to 2^-9, half a pixel at 256 px, and would drift over the iterations.
+Under autocast the branches run in half precision but their outputs are cast to
+float32 before the update, so reference points, coordinates and σ stay float32
+from layer to layer: a coordinate in [0, 1] stored in bf16 is off by up to
+2^-9, half a pixel at 256 px, and would drift over the iterations.
 """
 from typing import List, Sequence, Tuple
 
@@ -27,7 +31,8 @@ from ..common.emsda import EMSDA
 
 
 def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
-    """logit(x) with x clamped to [0, 1] and both sides kept ≥ eps (as DETR-family code)."""
+    """logit(x) with x clamped to [0, 1] and both sides kept ≥ eps (as DETR-
+    family code)."""
     x = x.clamp(0, 1)
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
 
@@ -39,7 +44,8 @@ def _mlp(embed_dims: int, num_hidden: int, activation: bool) -> nn.Sequential:
         if activation:
             layers.append(nn.ReLU())
     last = nn.Linear(embed_dims, 2)
-    # small last layer: at init the refinement starts from the reference and σ from 0.5
+    # small last layer: at init the refinement starts from the reference and σ
+    # from 0.5
     nn.init.xavier_uniform_(last.weight, gain=0.01)
     nn.init.zeros_(last.bias)
     return nn.Sequential(*layers, last)
@@ -73,23 +79,34 @@ class PoseurDecoderLayer(BaseModule):
                  dropout: float = 0.1) -> None:
         super().__init__()
         self.self_attn = MultiheadAttention(
-            embed_dims, num_heads, attn_drop=dropout, proj_drop=0.,
-            dropout_layer=dict(type='Dropout', drop_prob=dropout), batch_first=True)
+            embed_dims,
+            num_heads,
+            attn_drop=dropout,
+            proj_drop=0.,
+            dropout_layer=dict(type='Dropout', drop_prob=dropout),
+            batch_first=True)
         self.cross_attn = EMSDA(embed_dims, num_heads, num_levels, num_points)
         self.cross_drop = nn.Dropout(dropout)
-        self.ffn = FFN(embed_dims, feedforward_channels, num_fcs=2, ffn_drop=dropout,
-                       act_cfg=dict(type='ReLU', inplace=True), add_identity=True)
+        self.ffn = FFN(
+            embed_dims,
+            feedforward_channels,
+            num_fcs=2,
+            ffn_drop=dropout,
+            act_cfg=dict(type='ReLU', inplace=True),
+            add_identity=True)
         self.norms = nn.ModuleList(nn.LayerNorm(embed_dims) for _ in range(3))
         self.num_levels = num_levels
 
-    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor, reference_points: Tensor,
-                spatial_shapes: Sequence, num_groups: int) -> Tensor:
+    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor,
+                reference_points: Tensor, spatial_shapes: Sequence,
+                num_groups: int) -> Tensor:
         """
         Args:
             query (Tensor): (B, Q, C) content queries.
             query_pos (Tensor): (B, Q, C) per-keypoint position embeddings.
             memory (Tensor): (B, S, C) flattened multi-scale features.
-            reference_points (Tensor): (B, Q, 2) in [0, 1] (may leave it for noisy groups).
+            reference_points (Tensor): (B, Q, 2) in [0, 1] (may leave it for
+                noisy groups).
             spatial_shapes (list): L × (h, w).
             num_groups (int): G; queries attend only within their group.
 
@@ -98,12 +115,18 @@ class PoseurDecoderLayer(BaseModule):
         """
         B, Q, C = query.shape
         K = Q // num_groups
-        grouped = query.reshape(B * num_groups, K, C)  # (B*G, K, C): one attention batch per group
+        # (B*G, K, C): one attention batch per group
+        grouped = query.reshape(B * num_groups, K, C)
         grouped_pos = query_pos.reshape(B * num_groups, K, C)
-        query = self.self_attn(grouped, query_pos=grouped_pos, key_pos=grouped_pos)  # + residual
+        # + residual
+        query = self.self_attn(
+            grouped, query_pos=grouped_pos, key_pos=grouped_pos)
         query = self.norms[0](query.reshape(B, Q, C))  # (B, Q, C)
-        ref = reference_points[:, :, None].expand(-1, -1, self.num_levels, -1)  # (B, Q, L, 2)
-        attended = self.cross_attn(query + query_pos, memory, ref, spatial_shapes)  # (B, Q, C)
+        # (B, Q, L, 2)
+        ref = reference_points[:, :, None].expand(-1, -1, self.num_levels, -1)
+        # (B, Q, C)
+        attended = self.cross_attn(query + query_pos, memory, ref,
+                                   spatial_shapes)
         query = self.norms[1](query + self.cross_drop(attended))
         return self.norms[2](self.ffn(query))  # FFN adds its residual
 
@@ -112,46 +135,64 @@ class PoseurQueryDecoder(BaseModule):
     """Decoder layers plus per-layer coordinate, refinement and σ branches.
 
     Args:
-        num_layers (int): Decoder iterations (official: 6; 3 for the small variants).
-        share_layers (bool): Use one layer's parameters for every iteration (paper ablation: saves
-            parameters at a small AP cost). The per-iteration branches stay separate.
+        num_layers (int): Decoder iterations (official: 6; 3 for the small
+            variants).
+        share_layers (bool): Use one layer's parameters for every iteration
+            (paper ablation: saves parameters at a small AP cost). The
+            per-iteration branches stay separate.
         num_reg_fcs (int): Hidden Linear layers in each branch (official: 2).
         layer_cfg (dict): Keyword arguments of :class:`PoseurDecoderLayer`.
     """
 
-    def __init__(self, num_layers: int = 6, share_layers: bool = False, num_reg_fcs: int = 2,
+    def __init__(self,
+                 num_layers: int = 6,
+                 share_layers: bool = False,
+                 num_reg_fcs: int = 2,
                  **layer_cfg) -> None:
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f'PoseurQueryDecoder: num_layers must be >= 1, got {num_layers}')
+            raise ValueError(
+                'PoseurQueryDecoder: num_layers must be >= 1, got '
+                f'{num_layers}')
         self.num_layers = num_layers
         self.share_layers = share_layers
         self.layers = nn.ModuleList(
-            PoseurDecoderLayer(**layer_cfg) for _ in range(1 if share_layers else num_layers))
+            PoseurDecoderLayer(**layer_cfg)
+            for _ in range(1 if share_layers else num_layers))
         C = self.layers[0].norms[0].normalized_shape[0]
-        self.coord_branches = nn.ModuleList(_mlp(C, num_reg_fcs, True) for _ in range(num_layers))
-        self.coord_out_branches = nn.ModuleList(_mlp(C, num_reg_fcs, True) for _ in range(num_layers))
-        self.sigma_branches = nn.ModuleList(_mlp(C, num_reg_fcs, False) for _ in range(num_layers))
+        self.coord_branches = nn.ModuleList(
+            _mlp(C, num_reg_fcs, True) for _ in range(num_layers))
+        self.coord_out_branches = nn.ModuleList(
+            _mlp(C, num_reg_fcs, True) for _ in range(num_layers))
+        self.sigma_branches = nn.ModuleList(
+            _mlp(C, num_reg_fcs, False) for _ in range(num_layers))
 
-    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor, reference_points: Tensor,
-                spatial_shapes: Sequence, num_groups: int) -> Tuple[Tensor, Tensor]:
+    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor,
+                reference_points: Tensor, spatial_shapes: Sequence,
+                num_groups: int) -> Tuple[Tensor, Tensor]:
         """Run all iterations.
 
         Args: as :meth:`PoseurDecoderLayer.forward`.
 
         Returns:
-            tuple: coordinates (B, num_layers, Q, 2) and σ (B, num_layers, Q, 2), σ in (0, 1), both
+            tuple: coordinates (B, num_layers, Q, 2) and σ (B, num_layers, Q,
+                2), σ in (0, 1), both
             float32.
         """
         coords, sigmas = [], []
         ref = reference_points
         for lid in range(self.num_layers):
             layer = self.layers[0 if self.share_layers else lid]
-            query = layer(query, query_pos, memory, ref, spatial_shapes, num_groups)
-            # float32 from here (a no-op without autocast): the branch outputs are small offsets/logits
+            query = layer(query, query_pos, memory, ref, spatial_shapes,
+                          num_groups)
+            # float32 from here (a no-op without autocast): the branch outputs
+            # are small offsets/logits
             delta = self.coord_branches[lid](query).float()  # (B, Q, 2)
-            new_ref = (delta + inverse_sigmoid(ref.float())).sigmoid()  # (B, Q, 2)
-            coords.append(new_ref + self.coord_out_branches[lid](query).float())
+            # (B, Q, 2)
+            new_ref = (delta + inverse_sigmoid(ref.float())).sigmoid()
+            coords.append(new_ref +
+                          self.coord_out_branches[lid](query).float())
             sigmas.append(self.sigma_branches[lid](query).float().sigmoid())
             ref = new_ref
-        return torch.stack(coords, 1), torch.stack(sigmas, 1)  # (B, num_layers, Q, 2) each
+        # (B, num_layers, Q, 2) each
+        return torch.stack(coords, 1), torch.stack(sigmas, 1)

@@ -1,36 +1,44 @@
 """SCAIPoseEstimator: SCAI's prediction, feedback and correction networks on a frozen MMPose top-down
-heatmap model (`Self-Correctable and Adaptable Inference for Generalizable Human Pose Estimation`, Kan et
-al., CVPR 2023).
+heatmap model (`Self-Correctable and Adaptable Inference for Generalizable
+Human Pose Estimation`, Kan et al., CVPR 2023).
 
-The wrapped model is any MMPose ``TopdownPoseEstimator`` whose head outputs K heatmaps and decodes them
-(``HeatmapHead`` and its relatives), built from its config and optionally a checkpoint, then frozen.
-For each kinematic chain A → B → C → D (see :mod:`.chains`):
+The wrapped model is any MMPose ``TopdownPoseEstimator`` whose head outputs K
+heatmaps and decodes them (``HeatmapHead`` and its relatives), built from its
+config and optionally a checkpoint, then frozen. For each kinematic chain A → B
+→ C → D (see :mod:`.chains`):
 
     Ĥ_D = Φ(H_A, H_B, H_C, f)                      prediction
     e_s = H_A − Γ(H_B, H_C, Ĥ_D, f)                feedback error map
     H̃_D = Ĥ_D + C(Ĥ_D, e_s)                       correction
 
-and the distal keypoint's heatmap is replaced by H̃_D before decoding. Training runs through MMPose's
-runner in two stages picked by ``train_cfg.stage``: ``'phi_gamma'`` trains Φ and Γ (alternating steps by
-default), ``'correction'`` trains C with ``L_C`` (Φ, Γ frozen). At test time C can be adapted to each
+and the distal keypoint's heatmap is replaced by H̃_D before decoding. Training
+runs through MMPose's runner in two stages picked by ``train_cfg.stage``:
+``'phi_gamma'`` trains Φ and Γ (alternating steps by default), ``'correction'``
+trains C with ``L_C`` (Φ, Γ frozen). At test time C can be adapted to each
 instance (:mod:`.adaptation`), switched by ``test_cfg.adapt.enable``.
 
-Distributed training: with alternating steps (stage 1's default) one of Φ / Γ takes no part in each
-step's loss, so the stage-1 configs set ``find_unused_parameters = True`` (MMEngine's Runner hands it to
-MMDistributedDataParallel). Giving the idle network an exact-zero gradient instead (``0 * Σ params`` in the
-loss) would satisfy DDP without that flag but change what is learnt: Adam moves a parameter whose gradient is
-zero by its momentum (``lr · m̂ / (√v̂ + ε)``) and counts the step in its bias correction, while a parameter
-without gradient is skipped (measured on the tiny test model: after 3 alternating steps at lr 1e-3, Φ's
-weights differ by up to 2e-3). With ``find_unused_parameters``, DDP leaves the gradient of a parameter unused
-on every rank undefined, so the optimizer skips it exactly as in single-process training. The frozen parts
-(the wrapped model, and C or Φ, Γ depending on the stage) have ``requires_grad=False`` and are not in DDP's
-reducer at all; stage 2 uses every parameter of C in every step.
+Distributed training: with alternating steps (stage 1's default) one of Φ / Γ
+takes no part in each step's loss, so the stage-1 configs set
+``find_unused_parameters = True`` (MMEngine's Runner hands it to
+MMDistributedDataParallel). Giving the idle network an exact-zero gradient
+instead (``0 * Σ params`` in the loss) would satisfy DDP without that flag but
+change what is learnt: Adam moves a parameter whose gradient is zero by its
+momentum (``lr · m̂ / (√v̂ + ε)``) and counts the step in its bias correction,
+while a parameter without gradient is skipped (measured on the tiny test model:
+after 3 alternating steps at lr 1e-3, Φ's weights differ by up to 2e-3). With
+``find_unused_parameters``, DDP leaves the gradient of a parameter unused on
+every rank undefined, so the optimizer skips it exactly as in single-process
+training. The frozen parts (the wrapped model, and C or Φ, Γ depending on the
+stage) have ``requires_grad=False`` and are not in DDP's reducer at all; stage
+2 uses every parameter of C in every step.
 
-Bad input: :func:`~mmpose_ext.models.common.check_finite` stops a training step at a NaN / Inf in the frozen
-model's heatmaps or features or in the targets (before Φ, Γ, C run, so that nothing changes, BatchNorm
-statistics included) and at a non-finite loss (before the optimizer update), and a prediction at non-finite
-keypoints, scores or errors; each message names the term and the training iteration. Heatmap errors are taken
-in float32 and heatmaps are decoded in float32, so bf16 autocast trains, predicts and adapts.
+Bad input: :func:`~mmpose_ext.models.common.check_finite` stops a training step
+at a NaN / Inf in the frozen model's heatmaps or features or in the targets
+(before Φ, Γ, C run, so that nothing changes, BatchNorm statistics included)
+and at a non-finite loss (before the optimizer update), and a prediction at
+non-finite keypoints, scores or errors; each message names the term and the
+training iteration. Heatmap errors are taken in float32 and heatmaps are
+decoded in float32, so bf16 autocast trains, predicts and adapts.
 """
 import copy
 from typing import Dict, Optional, Tuple, Union
@@ -42,15 +50,14 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
-from torch import Tensor, nn
-
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
+from torch import Tensor, nn
 
-from ..common import check_finite
 from ...checkpoint import load_checkpoint_strict
+from ..common import check_finite
 from .adaptation import adapt_correction
 from .chains import KinematicChains
 from .losses import heatmap_error
@@ -58,12 +65,19 @@ from .losses import heatmap_error
 STAGES = ('phi_gamma', 'correction')
 FEATURE_SOURCES = ('head', 'backbone', 'none')
 GAMMA_DISTAL_INPUTS = ('phi', 'gt', 'base')
-DEFAULT_ADAPT = dict(enable=False, steps=20, lr=0.013, decay=0.96, optimizer='adam')
-INPUT_HINT = ('frozen_model_*: the input images or the wrapped model\'s weights hold NaN/Inf; target_heatmaps: '
-              'the annotations. The step is stopped before Φ, Γ and C run (their BatchNorm statistics are untouched).')
-LOSS_HINT = 'Φ, Γ or C diverged (their inputs were finite): lower the learning rate.'
-PREDICTION_HINT = ('With non-finite frozen_model_heatmaps, the input images or the wrapped model\'s weights hold '
-                   'NaN/Inf; otherwise Φ, Γ or C (or its test-time adaptation) diverged.')
+DEFAULT_ADAPT = dict(
+    enable=False, steps=20, lr=0.013, decay=0.96, optimizer='adam')
+INPUT_HINT = (
+    'frozen_model_*: the input images or the wrapped model\'s weights hold '
+    'NaN/Inf; target_heatmaps: '
+    'the annotations. The step is stopped before Φ, Γ and C run (their '
+    'BatchNorm statistics are untouched).')
+LOSS_HINT = ('Φ, Γ or C diverged (their inputs were finite): lower the '
+             'learning rate.')
+PREDICTION_HINT = (
+    'With non-finite frozen_model_heatmaps, the input images or the wrapped '
+    'model\'s weights hold '
+    'NaN/Inf; otherwise Φ, Γ or C (or its test-time adaptation) diverged.')
 
 
 def interleave(num_chains: int, *parts: Tensor) -> Tensor:
@@ -71,13 +85,15 @@ def interleave(num_chains: int, *parts: Tensor) -> Tensor:
 
     Args:
         num_chains (int): M.
-        parts (Tensor): each (B, M·P_i, h, w), chain m's maps at ``m·P_i … m·P_i+P_i−1``.
+        parts (Tensor): each (B, M·P_i, h, w), chain m's maps at
+            ``m·P_i … m·P_i+P_i−1``.
 
     Returns:
         Tensor: (B, M·ΣP_i, h, w), chain m's maps of every part together.
     """
     b, _, h, w = parts[0].shape
-    groups = [p.reshape(b, num_chains, -1, h, w) for p in parts]  # each (B, M, P_i, h, w)
+    # each (B, M, P_i, h, w)
+    groups = [p.reshape(b, num_chains, -1, h, w) for p in parts]
     return torch.cat(groups, dim=2).flatten(1, 2)  # (B, M·ΣP_i, h, w)
 
 
@@ -100,31 +116,44 @@ class SCAIPoseEstimator(BaseModel):
         - heatmap size: h, w
 
     Args:
-        base_model (dict | str): The wrapped model: its ``model`` config dict, or a config file path.
-        base_checkpoint (str, optional): Its checkpoint, loaded by :meth:`init_weights` (as MMEngine's
-            runner does with pretrained weights) — a path or URL.
-        chains (str | dict): Preset name (``'coco'``, ``'crowdpose'``) or :class:`KinematicChains`
-            arguments (``chains``, ``virtual_nodes``, ``keypoint_names`` or ``dataset_info``, ...).
-        phi, gamma, correction (dict): Configs of Φ, Γ and C; channel counts are filled in here.
-        feature_source (str): The image feature f given to Φ and Γ: ``'head'`` = the heatmap head's
-            features before its last conv (heatmap resolution; needs a ``HeatmapHead``-like head),
-            ``'backbone'`` = the last backbone/neck level (resized), ``'none'`` = no image features.
-        phi_residual (bool): Not in the paper (its Φ never sees the frozen model's H_D): when True, Φ
-            predicts a change to the frozen model's own distal heatmap, Ĥ_D = H_D + Φ(H_A, H_B, H_C, f),
-            with Φ's last conv zero-initialised, so that SCAI starts from the frozen model's prediction.
-        features_for (tuple[str]): Which of ``'phi'``, ``'gamma'`` receive f (paper: both). Without f, Γ
-            can only recover H_A from (H_B, H_C, H_D), which makes it depend on H_D more.
+        base_model (dict | str): The wrapped model: its ``model`` config dict,
+            or a config file path.
+        base_checkpoint (str, optional): Its checkpoint, loaded by
+            :meth:`init_weights` (as MMEngine's runner does with pretrained
+            weights) — a path or URL.
+        chains (str | dict): Preset name (``'coco'``, ``'crowdpose'``) or
+            :class:`KinematicChains` arguments (``chains``, ``virtual_nodes``,
+            ``keypoint_names`` or ``dataset_info``, ...).
+        phi, gamma, correction (dict): Configs of Φ, Γ and C; channel counts
+        are filled in here.
+        feature_source (str): The image feature f given to Φ and Γ: ``'head'``
+            = the heatmap head's features before its last conv (heatmap
+            resolution; needs a ``HeatmapHead``-like head), ``'backbone'`` =
+            the last backbone/neck level (resized), ``'none'`` = no image
+            features.
+        phi_residual (bool): Not in the paper (its Φ never sees the frozen
+            model's H_D): when True, Φ predicts a change to the frozen model's
+            own distal heatmap, Ĥ_D = H_D + Φ(H_A, H_B, H_C, f), with Φ's last
+            conv zero-initialised, so that SCAI starts from the frozen model's
+            prediction.
+        features_for (tuple[str]): Which of ``'phi'``, ``'gamma'`` receive f
+            (paper: both). Without f, Γ can only recover H_A from (H_B, H_C,
+            H_D), which makes it depend on H_D more.
         heatmap_loss (dict): Loss of Φ and Γ.
         correction_loss (dict): ``L_C`` of C.
-        train_cfg (dict): ``stage`` (``'phi_gamma'`` | ``'correction'``), ``alternate`` (Φ and Γ on
-            alternating iterations; default True; under DDP it needs ``find_unused_parameters=True``, see the
-            module docstring) and ``gamma_distal_input`` (what Γ sees as H_D while it trains: ``'phi'`` Φ's
-            detached output (default; what Γ sees at test time), ``'gt'``, ``'base'``).
-        test_cfg (dict): The wrapped model's ``test_cfg`` (flip test …) updated with this one; ``adapt``
-            (dict): test-time adaptation ``enable``, ``steps``, ``lr``, ``decay``, ``optimizer``; each instance
-            adapts its own copy of C (:func:`~.adaptation.adapt_correction`).
+        train_cfg (dict): ``stage`` (``'phi_gamma'`` | ``'correction'``),
+            ``alternate`` (Φ and Γ on alternating iterations; default True;
+            under DDP it needs ``find_unused_parameters=True``, see the module
+            docstring) and ``gamma_distal_input`` (what Γ sees as H_D while it
+            trains: ``'phi'`` Φ's detached output (default; what Γ sees at test
+            time), ``'gt'``, ``'base'``).
+        test_cfg (dict): The wrapped model's ``test_cfg`` (flip test …) updated
+            with this one; ``adapt`` (dict): test-time adaptation ``enable``,
+            ``steps``, ``lr``, ``decay``, ``optimizer``; each instance adapts
+            its own copy of C (:func:`~.adaptation.adapt_correction`).
         data_preprocessor (dict, optional): Defaults to the wrapped model's.
-        metainfo (dict, optional): Overrides the data samples' metainfo at prediction (as MMPose).
+        metainfo (dict, optional): Overrides the data samples' metainfo at
+            prediction (as MMPose).
         init_cfg: Unused by this class (Φ, Γ, C take their own).
     """
 
@@ -146,65 +175,99 @@ class SCAIPoseEstimator(BaseModel):
                  metainfo: Optional[dict] = None,
                  init_cfg=None) -> None:
         if feature_source not in FEATURE_SOURCES:
-            raise ValueError(f'SCAIPoseEstimator: feature_source must be one of {FEATURE_SOURCES}, '
-                             f'got {feature_source!r}')
+            raise ValueError(
+                'SCAIPoseEstimator: feature_source must be one of '
+                f'{FEATURE_SOURCES}, '
+                f'got {feature_source!r}')
         base_cfg = _load_model_cfg(base_model)
         if data_preprocessor is None:
             data_preprocessor = base_cfg.get('data_preprocessor')
-        # The wrapped model is an MMPose model: build it (and its data preprocessor, which MMEngine's
-        # BaseModel looks up through the default scope) in MMPose's scope, whatever scope the caller has.
+        # The wrapped model is an MMPose model: build it (and its data
+        # preprocessor, which MMEngine's BaseModel looks up through the default
+        # scope) in MMPose's scope, whatever scope the caller has.
         with DefaultScope.overwrite_default_scope('mmpose'):
             if isinstance(data_preprocessor, dict):
                 data_preprocessor = MODELS.build(data_preprocessor)
-            super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            super().__init__(
+                data_preprocessor=data_preprocessor, init_cfg=init_cfg)
             self.base = MODELS.build(base_cfg)
-        if not isinstance(self.base, TopdownPoseEstimator) or not self.base.with_head:
-            raise TypeError('SCAIPoseEstimator wraps a top-down heatmap model (TopdownPoseEstimator with a '
+        if not isinstance(self.base,
+                          TopdownPoseEstimator) or not self.base.with_head:
+            raise TypeError('SCAIPoseEstimator wraps a top-down heatmap model '
+                            '(TopdownPoseEstimator with a '
                             f'head), got {type(self.base).__name__}')
         head = self.base.head
         num_keypoints = getattr(head, 'out_channels', None)
-        if not isinstance(num_keypoints, int) or getattr(head, 'decoder', None) is None:
-            raise TypeError(f'SCAIPoseEstimator: the head {type(head).__name__} must output `out_channels` '
-                            'heatmaps and have a decoder (e.g. HeatmapHead)')
+        if not isinstance(num_keypoints, int) or getattr(
+                head, 'decoder', None) is None:
+            raise TypeError(
+                f'SCAIPoseEstimator: the head {type(head).__name__} must '
+                'output `out_channels` '
+                'heatmaps and have a decoder (e.g. HeatmapHead)')
         self.base_checkpoint = base_checkpoint
         self.base.requires_grad_(False)
         self.num_keypoints = num_keypoints
 
-        self.chains = KinematicChains.from_config(chains, num_keypoints=num_keypoints)
+        self.chains = KinematicChains.from_config(
+            chains, num_keypoints=num_keypoints)
         self.feature_source = feature_source
         if not set(features_for) <= {'phi', 'gamma'}:
-            raise ValueError(f"SCAIPoseEstimator: features_for holds 'phi' and/or 'gamma', got {features_for}")
+            raise ValueError(
+                "SCAIPoseEstimator: features_for holds 'phi' and/or "
+                f"'gamma', got {features_for}")
         self.features_for = tuple(features_for)
         feat_channels = self._feature_channels()
         m = self.chains.num_chains
         self.phi_residual = phi_residual
         if phi_residual and 'zero_init_last' not in phi:
-            phi = dict(phi, zero_init_last=True)  # Φ starts as "the frozen model's H_D"
-        self.phi = MODELS.build(dict(phi, in_channels=3 * m, out_channels=m,
-                                     feat_channels=feat_channels if 'phi' in self.features_for else 0))
-        self.gamma = MODELS.build(dict(gamma, in_channels=3 * m, out_channels=m,
-                                       feat_channels=feat_channels if 'gamma' in self.features_for else 0))
-        self.correction = MODELS.build(dict(correction, in_channels=2 * m, out_channels=m))
+            # Φ starts as "the frozen model's H_D"
+            phi = dict(phi, zero_init_last=True)
+        self.phi = MODELS.build(
+            dict(
+                phi,
+                in_channels=3 * m,
+                out_channels=m,
+                feat_channels=feat_channels
+                if 'phi' in self.features_for else 0))
+        self.gamma = MODELS.build(
+            dict(
+                gamma,
+                in_channels=3 * m,
+                out_channels=m,
+                feat_channels=feat_channels
+                if 'gamma' in self.features_for else 0))
+        self.correction = MODELS.build(
+            dict(correction, in_channels=2 * m, out_channels=m))
         self.heatmap_loss = MODELS.build(heatmap_loss)
         self.correction_loss = MODELS.build(correction_loss)
 
-        self.train_cfg = dict(stage='phi_gamma', alternate=True, gamma_distal_input='phi')
+        self.train_cfg = dict(
+            stage='phi_gamma', alternate=True, gamma_distal_input='phi')
         self.train_cfg.update(train_cfg or {})
         if self.train_cfg['stage'] not in STAGES:
-            raise ValueError(f"SCAIPoseEstimator: train_cfg.stage must be one of {STAGES}, "
-                             f"got {self.train_cfg['stage']!r}")
+            raise ValueError(
+                f'SCAIPoseEstimator: train_cfg.stage must be one of {STAGES}, '
+                f"got {self.train_cfg['stage']!r}")
         if self.train_cfg['gamma_distal_input'] not in GAMMA_DISTAL_INPUTS:
-            raise ValueError('SCAIPoseEstimator: train_cfg.gamma_distal_input must be one of '
-                             f"{GAMMA_DISTAL_INPUTS}, got {self.train_cfg['gamma_distal_input']!r}")
+            raise ValueError(
+                'SCAIPoseEstimator: train_cfg.gamma_distal_input must be '
+                'one of '
+                f'{GAMMA_DISTAL_INPUTS}, got '
+                f"{self.train_cfg['gamma_distal_input']!r}")
         self.test_cfg = dict(self.base.test_cfg)
         self.test_cfg.update(test_cfg or {})
-        self.test_cfg['adapt'] = {**DEFAULT_ADAPT, **dict(self.test_cfg.get('adapt') or {})}
+        self.test_cfg['adapt'] = {
+            **DEFAULT_ADAPT,
+            **dict(self.test_cfg.get('adapt') or {})
+        }
         self.base.test_cfg = self.test_cfg
         self.metainfo = TopdownPoseEstimator._load_metainfo(metainfo)
-        self._phi_gamma_iter = 0  # which of Φ / Γ trains on the next alternating iteration
+        # which of Φ / Γ trains on the next alternating iteration
+        self._phi_gamma_iter = 0
         self._set_trainable()
 
-    # ------------------------------------------------------------------------------------- set-up
+    # -------------------------------------------------------------------------------------
+    # set-up
     def _feature_channels(self) -> int:
         head = self.base.head
         if self.feature_source == 'none':
@@ -212,12 +275,16 @@ class SCAIPoseEstimator(BaseModel):
         if self.feature_source == 'head':
             if not all(hasattr(head, n) for n in ('deconv_layers', 'conv_layers', 'final_layer')) or \
                     not isinstance(head.final_layer, nn.Conv2d):
-                raise TypeError(f"SCAIPoseEstimator: feature_source='head' needs a HeatmapHead-like head "
-                                f"(deconv_layers, conv_layers, final conv); {type(head).__name__} is not — "
-                                "use feature_source='backbone'")
+                raise TypeError(
+                    "SCAIPoseEstimator: feature_source='head' needs a "
+                    'HeatmapHead-like head '
+                    '(deconv_layers, conv_layers, final conv); '
+                    f'{type(head).__name__} is not — '
+                    "use feature_source='backbone'")
             return head.final_layer.in_channels
         in_channels = head.in_channels
-        return in_channels[-1] if isinstance(in_channels, (list, tuple)) else in_channels
+        return in_channels[-1] if isinstance(in_channels,
+                                             (list, tuple)) else in_channels
 
     def _set_trainable(self) -> None:
         stage = self.train_cfg['stage']
@@ -226,28 +293,40 @@ class SCAIPoseEstimator(BaseModel):
         self.correction.requires_grad_(stage == 'correction')
 
     def train(self, mode: bool = True) -> 'SCAIPoseEstimator':
-        """Frozen parts stay in eval mode (their BatchNorm statistics never move)."""
+        """Frozen parts stay in eval mode (their BatchNorm statistics never
+        move)."""
         super().train(mode)
         self.base.eval()
-        frozen = [self.correction] if self.train_cfg['stage'] == 'phi_gamma' else [self.phi, self.gamma]
+        frozen = [self.correction
+                  ] if self.train_cfg['stage'] == 'phi_gamma' else [
+                      self.phi, self.gamma
+                  ]
         for module in frozen:
             module.eval()
         return self
 
     def init_weights(self) -> None:
-        """Initialise Φ, Γ and C and load the wrapped model's checkpoint; the wrapped model is never
-        re-initialised (its own init_cfg, e.g. an ImageNet backbone, is ignored)."""
+        """Initialise Φ, Γ and C and load the wrapped model's checkpoint; the
+        wrapped model is never re-initialised (its own init_cfg, e.g. an
+        ImageNet backbone, is ignored)."""
         for module in (self.phi, self.gamma, self.correction):
             module.init_weights()
         if self.base_checkpoint:
-            # strictly: another model's weights would otherwise load with a warning and SCAI would learn to
-            # correct a model that is not the one it will wrap
-            load_checkpoint_strict(self.base, self.base_checkpoint, map_location='cpu', revise_keys=())
+            # strictly: another model's weights would otherwise load with a
+            # warning and SCAI would learn to correct a model that is not the
+            # one it will wrap
+            load_checkpoint_strict(
+                self.base,
+                self.base_checkpoint,
+                map_location='cpu',
+                revise_keys=())
         else:
-            print_log('SCAIPoseEstimator: no base_checkpoint; the wrapped model keeps its current weights',
-                      'current')
+            print_log(
+                'SCAIPoseEstimator: no base_checkpoint; the wrapped model '
+                'keeps its current weights', 'current')
 
-    # ------------------------------------------------------------------------------ frozen model
+    # ------------------------------------------------------------------------------
+    # frozen model
     def base_forward(self, inputs: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """Heatmaps and image features of the frozen model (no flip).
 
@@ -258,50 +337,68 @@ class SCAIPoseEstimator(BaseModel):
             feats = self.base.extract_feat(inputs)
             head = self.base.head
             if self.feature_source == 'head':
-                f = head.conv_layers(head.deconv_layers(feats[-1]))  # (B, F, h, w), HeatmapHead.forward
+                # (B, F, h, w), HeatmapHead.forward
+                f = head.conv_layers(head.deconv_layers(feats[-1]))
                 heatmaps = head.final_layer(f)  # (B, K, h, w)
             else:
                 heatmaps = head.forward(feats)
                 f = feats[-1] if self.feature_source == 'backbone' else None
         return heatmaps, f
 
-    def base_heatmaps_flip(self, inputs: Tensor, data_samples: SampleList) -> Tuple[Tensor, Optional[Tensor]]:
-        """As :meth:`base_forward`, fusing the flipped image's heatmaps as MMPose's HeatmapHead does when
-        ``test_cfg.flip_test``; f stays that of the unflipped image."""
+    def base_heatmaps_flip(self, inputs: Tensor, data_samples: SampleList
+                           ) -> Tuple[Tensor, Optional[Tensor]]:
+        """As :meth:`base_forward`, fusing the flipped image's heatmaps as
+        MMPose's HeatmapHead does when ``test_cfg.flip_test``; f stays that of
+        the unflipped image."""
         heatmaps, f = self.base_forward(inputs)
         if self.test_cfg.get('flip_test', False):
             flip_indices = data_samples[0].metainfo['flip_indices']
-            if len(flip_indices) != heatmaps.shape[1]:  # else a bare AssertionError in MMPose's flip_heatmaps
-                raise ValueError(f'SCAIPoseEstimator: {len(flip_indices)} flip_indices for the wrapped model\'s '
-                                 f'{heatmaps.shape[1]} keypoints: the data has another keypoint set than the model')
+            # else a bare AssertionError in MMPose's flip_heatmaps
+            if len(flip_indices) != heatmaps.shape[1]:
+                raise ValueError(
+                    f'SCAIPoseEstimator: {len(flip_indices)} flip_indices '
+                    'for the wrapped model\'s '
+                    f'{heatmaps.shape[1]} keypoints: the data has another '
+                    'keypoint set than the model')
             flipped, _ = self.base_forward(inputs.flip(-1))
-            flipped = flip_heatmaps(flipped, flip_mode=self.test_cfg.get('flip_mode', 'heatmap'),
-                                    flip_indices=flip_indices,
-                                    shift_heatmap=self.test_cfg.get('shift_heatmap', False))
+            flipped = flip_heatmaps(
+                flipped,
+                flip_mode=self.test_cfg.get('flip_mode', 'heatmap'),
+                flip_indices=flip_indices,
+                shift_heatmap=self.test_cfg.get('shift_heatmap', False))
             heatmaps = (heatmaps + flipped) * 0.5
         return heatmaps, f
 
-    # ---------------------------------------------------------------------------------- SCAI parts
+    # ----------------------------------------------------------------------------------
+    # SCAI parts
     def predict_distal(self, nodes: Tensor, f: Optional[Tensor]) -> Tensor:
         """Φ: node heatmaps (B, K+V, h, w) → Ĥ_D (B, M, h, w)."""
-        d_hat = self.phi(self.chains.gather(nodes, 'ABC'), f if 'phi' in self.features_for else None)
+        d_hat = self.phi(
+            self.chains.gather(nodes, 'ABC'),
+            f if 'phi' in self.features_for else None)
         if self.phi_residual:
-            d_hat = d_hat + self.chains.gather(nodes, 'D')  # a change to the frozen model's H_D
+            # a change to the frozen model's H_D
+            d_hat = d_hat + self.chains.gather(nodes, 'D')
         return d_hat
 
-    def feedback(self, nodes: Tensor, distal: Tensor, f: Optional[Tensor]) -> Tensor:
+    def feedback(self, nodes: Tensor, distal: Tensor,
+                 f: Optional[Tensor]) -> Tensor:
         """Γ: (H_B, H_C from ``nodes``, H_D = ``distal`` (B, M, h, w)) → Ĥ_A (B, M, h, w)."""
         bc = self.chains.gather(nodes, 'BC')  # (B, 2M, h, w)
-        return self.gamma(interleave(self.chains.num_chains, bc, distal),
-                          f if 'gamma' in self.features_for else None)
+        return self.gamma(
+            interleave(self.chains.num_chains, bc, distal),
+            f if 'gamma' in self.features_for else None)
 
-    def correct(self, nodes: Tensor, f: Optional[Tensor], adapt: bool = False
-                ) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """Φ → Γ → C (→ test-time adaptation, each instance its own copy of C) on the frozen model's node
-        heatmaps.
+    def correct(self,
+                nodes: Tensor,
+                f: Optional[Tensor],
+                adapt: bool = False) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """Φ → Γ → C (→ test-time adaptation, each instance its own copy of C)
+        on the frozen model's node heatmaps.
 
         Returns:
-            tuple: H̃_D (B, M, h, w) and a dict with Ĥ_D (``'uncorrected'``), the self-referential error
+            tuple: H̃_D (B, M, h, w) and a dict with Ĥ_D (``'uncorrected'``),
+                the self-referential error
             (B, M) of Ĥ_D (``'error_uncorrected'``) and of H̃_D (``'error'``).
         """
         root = self.chains.gather(nodes, 'A')  # (B, M, h, w) H_A
@@ -310,32 +407,59 @@ class SCAIPoseEstimator(BaseModel):
         e_s = root - fb_hat  # (B, M, h, w) feedback error map
         c_in = interleave(self.chains.num_chains, d_hat, e_s)  # (B, 2M, h, w)
         norm = self.correction_loss.norm
-        info = dict(uncorrected=d_hat, error_uncorrected=heatmap_error(fb_hat, root, norm))
+        info = dict(
+            uncorrected=d_hat,
+            error_uncorrected=heatmap_error(fb_hat, root, norm))
         if adapt:
-            cfg = {k: v for k, v in self.test_cfg['adapt'].items() if k != 'enable'}
+            cfg = {
+                k: v
+                for k, v in self.test_cfg['adapt'].items() if k != 'enable'
+            }
 
-            def feedback_of(d: Tensor, i: int) -> Tensor:  # instance i's Γ: (1, M, h, w) → (1, M, h, w)
-                return self.feedback(nodes[i:i + 1], d, None if f is None else f[i:i + 1])
+            # instance i's Γ: (1, M, h, w) → (1, M, h, w)
+            def feedback_of(d: Tensor, i: int) -> Tensor:
+                return self.feedback(nodes[i:i + 1], d,
+                                     None if f is None else f[i:i + 1])
 
-            d_tilde, errs = adapt_correction(self.correction, c_in, d_hat, feedback_of, root, norm=norm, **cfg)
-            info.update(error=errs['error'], error_trained=errs['error_trained'], adapt_step=errs['step'])
+            d_tilde, errs = adapt_correction(
+                self.correction,
+                c_in,
+                d_hat,
+                feedback_of,
+                root,
+                norm=norm,
+                **cfg)
+            info.update(
+                error=errs['error'],
+                error_trained=errs['error_trained'],
+                adapt_step=errs['step'])
         else:
             d_tilde = d_hat + self.correction(c_in)
-            info.update(error=heatmap_error(self.feedback(nodes, d_tilde, f), root, norm))
+            info.update(
+                error=heatmap_error(
+                    self.feedback(nodes, d_tilde, f), root, norm))
         return d_tilde, info
 
     def replace_distal(self, heatmaps: Tensor, distal: Tensor) -> Tensor:
-        """The K heatmaps with each chain's distal keypoint replaced: (B, K, h, w)."""
-        # channel k of the result: H̃_D of chain m where k is that chain's D, else the frozen model's map k
-        # (a gather rather than an in-place index_put, so that the exported graph keeps a dynamic batch)
+        """The K heatmaps with each chain's distal keypoint replaced: (B, K, h,
+        w)."""
+        # channel k of the result: H̃_D of chain m where k is that chain's D,
+        # else the frozen model's map k (a gather rather than an in-place
+        # index_put, so that the exported graph keeps a dynamic batch)
         source = list(range(self.num_keypoints))
         for m, k in enumerate(self.chains.distal):
             source[k] = self.num_keypoints + m
         index = torch.tensor(source, device=heatmaps.device)
-        return torch.cat([heatmaps, distal.to(heatmaps.dtype)], dim=1).index_select(1, index)  # (B, K, h, w)
+        # (B, K, h, w)
+        return torch.cat([heatmaps, distal.to(heatmaps.dtype)],
+                         dim=1).index_select(1, index)
 
-    # ------------------------------------------------------------------------------- MMEngine API
-    def forward(self, inputs: Tensor, data_samples: Optional[SampleList] = None, mode: str = 'tensor'):
+    # -------------------------------------------------------------------------------
+    # MMEngine API
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[SampleList] = None,
+                mode: str = 'tensor'):
         if isinstance(inputs, list):
             inputs = torch.stack(inputs)
         if mode == 'loss':
@@ -347,10 +471,13 @@ class SCAIPoseEstimator(BaseModel):
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
             return self._forward(inputs)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode.')
+        raise RuntimeError(
+            f'Invalid mode "{mode}". Only supports loss, predict and tensor '
+            'mode.')
 
     def _forward(self, inputs: Tensor) -> Tensor:
-        """Corrected heatmaps (B, K, h, w), no flip, no adaptation (the exportable path)."""
+        """Corrected heatmaps (B, K, h, w), no flip, no adaptation (the
+        exportable path)."""
         heatmaps, f = self.base_forward(inputs)
         distal, _ = self.correct(self.chains.node_heatmaps(heatmaps), f)
         return self.replace_distal(heatmaps, distal)
@@ -358,37 +485,60 @@ class SCAIPoseEstimator(BaseModel):
     def _targets(self, data_samples: SampleList) -> Tuple[Tensor, Tensor]:
         if not data_samples:
             raise ValueError('SCAIPoseEstimator.loss: empty batch')
-        gt = torch.stack([d.gt_fields.heatmaps for d in data_samples])  # (B, K, h, w)
-        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in data_samples])  # (B, K)
-        if gt.shape[1] != self.num_keypoints or weights.shape[1] != self.num_keypoints:
-            raise ValueError(f'SCAIPoseEstimator: targets have {gt.shape[1]} keypoints, the model '
-                             f'{self.num_keypoints}')
+        # (B, K, h, w)
+        gt = torch.stack([d.gt_fields.heatmaps for d in data_samples])
+        # (B, K)
+        weights = torch.cat(
+            [d.gt_instance_labels.keypoint_weights for d in data_samples])
+        if gt.shape[1] != self.num_keypoints or weights.shape[
+                1] != self.num_keypoints:
+            raise ValueError(
+                f'SCAIPoseEstimator: targets have {gt.shape[1]} keypoints, '
+                'the model '
+                f'{self.num_keypoints}')
         return gt, weights
 
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+    def loss(self, inputs: Tensor,
+             data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses of the current stage (``train_cfg.stage``)."""
         heatmaps, f = self.base_forward(inputs)
         gt, weights = self._targets(data_samples)
         if gt.shape[-2:] != heatmaps.shape[-2:]:
-            raise ValueError(f'SCAIPoseEstimator: target heatmaps {tuple(gt.shape[-2:])} differ from the '
-                             f'model\'s {tuple(heatmaps.shape[-2:])}')
-        # inputs first: a NaN image must not reach Φ / Γ / C, whose training-mode BatchNorm would take it into its
-        # running statistics before the loss check below could stop the step
-        check_finite(dict(frozen_model_heatmaps=heatmaps, frozen_model_features=f, target_heatmaps=gt),
-                     type(self).__name__, what='input', hint=INPUT_HINT)
+            raise ValueError(
+                f'SCAIPoseEstimator: target heatmaps {tuple(gt.shape[-2:])} '
+                'differ from the '
+                f'model\'s {tuple(heatmaps.shape[-2:])}')
+        # inputs first: a NaN image must not reach Φ / Γ / C, whose
+        # training-mode BatchNorm would take it into its running statistics
+        # before the loss check below could stop the step
+        check_finite(
+            dict(
+                frozen_model_heatmaps=heatmaps,
+                frozen_model_features=f,
+                target_heatmaps=gt),
+            type(self).__name__,
+            what='input',
+            hint=INPUT_HINT)
         nodes = self.chains.node_heatmaps(heatmaps)  # (B, K+V, h, w)
         gt_nodes = self.chains.node_heatmaps(gt)
         w_nodes = self.chains.node_weights(weights)  # (B, K+V)
-        gt_root, gt_distal = self.chains.gather(gt_nodes, 'A'), self.chains.gather(gt_nodes, 'D')
-        w_root, w_distal = self.chains.gather(w_nodes, 'A'), self.chains.gather(w_nodes, 'D')
+        gt_root, gt_distal = self.chains.gather(gt_nodes,
+                                                'A'), self.chains.gather(
+                                                    gt_nodes, 'D')
+        w_root, w_distal = self.chains.gather(w_nodes,
+                                              'A'), self.chains.gather(
+                                                  w_nodes, 'D')
         if self.train_cfg['stage'] == 'phi_gamma':
-            losses = self._loss_phi_gamma(nodes, f, gt_root, gt_distal, w_root, w_distal)
+            losses = self._loss_phi_gamma(nodes, f, gt_root, gt_distal, w_root,
+                                          w_distal)
         else:
-            losses = self._loss_correction(nodes, f, gt_root, gt_distal, w_root, w_distal)
+            losses = self._loss_correction(nodes, f, gt_root, gt_distal,
+                                           w_root, w_distal)
         check_finite(losses, type(self).__name__, hint=LOSS_HINT)
         return losses
 
-    def _loss_phi_gamma(self, nodes, f, gt_root, gt_distal, w_root, w_distal) -> Dict[str, Tensor]:
+    def _loss_phi_gamma(self, nodes, f, gt_root, gt_distal, w_root,
+                        w_distal) -> Dict[str, Tensor]:
         alternate = self.train_cfg['alternate']
         train_phi = not alternate or self._phi_gamma_iter % 2 == 0
         train_gamma = not alternate or self._phi_gamma_iter % 2 == 1
@@ -409,56 +559,84 @@ class SCAIPoseEstimator(BaseModel):
                 distal = gt_distal
             else:
                 distal = self.chains.gather(nodes, 'D')
-            losses['loss_gamma'] = self.heatmap_loss(self.feedback(nodes, distal, f), gt_root, w_root)
+            losses['loss_gamma'] = self.heatmap_loss(
+                self.feedback(nodes, distal, f), gt_root, w_root)
         return losses
 
-    def _loss_correction(self, nodes, f, gt_root, gt_distal, w_root, w_distal) -> Dict[str, Tensor]:
+    def _loss_correction(self, nodes, f, gt_root, gt_distal, w_root,
+                         w_distal) -> Dict[str, Tensor]:
         root = self.chains.gather(nodes, 'A')
         with torch.no_grad():
             d_hat = self.predict_distal(nodes, f)
             fb_hat = self.feedback(nodes, d_hat, f)
-        d_tilde = d_hat + self.correction(interleave(self.chains.num_chains, d_hat, root - fb_hat))
-        fb_tilde = self.feedback(nodes, d_tilde, f)  # gradient reaches C through frozen Γ
-        return self.correction_loss(d_tilde, gt_distal, fb_tilde, fb_hat, gt_root, w_distal, w_root)
+        d_tilde = d_hat + self.correction(
+            interleave(self.chains.num_chains, d_hat, root - fb_hat))
+        # gradient reaches C through frozen Γ
+        fb_tilde = self.feedback(nodes, d_tilde, f)
+        return self.correction_loss(d_tilde, gt_distal, fb_tilde, fb_hat,
+                                    gt_root, w_distal, w_root)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
-        """Corrected keypoints in MMPose's data samples (``pred_instances.keypoints`` …, image space).
+        """Corrected keypoints in MMPose's data samples
+        (``pred_instances.keypoints`` …, image space).
 
-        Besides MMPose's fields, ``pred_instances`` holds per chain the self-referential error of the kept
-        correction (``scai_error``, (1, M)) and of Φ's uncorrected output (``scai_error_uncorrected``).
+        Besides MMPose's fields, ``pred_instances`` holds per chain the
+        self-referential error of the kept correction (``scai_error``, (1, M))
+        and of Φ's uncorrected output (``scai_error_uncorrected``).
 
-        With test-time adaptation on, the instances go through the frozen model, Φ, Γ and C one at a time (a
-        test batch of one each): the adaptation amplifies rounding differences to visible ones (see
-        :mod:`.adaptation`), and a convolution over one instance rounds differently from the same instance in
-        a batch, so this is what keeps an instance's keypoints independent of its batch-mates. It costs B
-        forward passes of the frozen model instead of one, little next to the adaptation's 20 steps.
+        With test-time adaptation on, the instances go through the frozen
+        model, Φ, Γ and C one at a time (a test batch of one each): the
+        adaptation amplifies rounding differences to visible ones (see
+        :mod:`.adaptation`), and a convolution over one instance rounds
+        differently from the same instance in a batch, so this is what keeps an
+        instance's keypoints independent of its batch-mates. It costs B forward
+        passes of the frozen model instead of one, little next to the
+        adaptation's 20 steps.
         """
         if self.test_cfg['adapt']['enable']:
-            parts = [self._corrected_heatmaps(inputs[i:i + 1], data_samples[i:i + 1], adapt=True)
-                     for i in range(inputs.shape[0])]
-            frozen, heatmaps = (torch.cat([p[k] for p in parts]) for k in range(2))
-            info = {k: torch.cat([p[2][k] for p in parts]) for k in ('error', 'error_uncorrected')}
+            parts = [
+                self._corrected_heatmaps(
+                    inputs[i:i + 1], data_samples[i:i + 1], adapt=True)
+                for i in range(inputs.shape[0])
+            ]
+            frozen, heatmaps = (
+                torch.cat([p[k] for p in parts]) for k in range(2))
+            info = {
+                k: torch.cat([p[2][k] for p in parts])
+                for k in ('error', 'error_uncorrected')
+            }
         else:
-            frozen, heatmaps, info = self._corrected_heatmaps(inputs, data_samples, adapt=False)
+            frozen, heatmaps, info = self._corrected_heatmaps(
+                inputs, data_samples, adapt=False)
         preds = self.base.head.decode(heatmaps)
-        check_finite(dict(keypoints=torch.from_numpy(np.stack([p.keypoints for p in preds])),
-                          keypoint_scores=torch.from_numpy(np.stack([p.keypoint_scores for p in preds])),
-                          scai_error=info['error'], frozen_model_heatmaps=frozen),
-                     type(self).__name__, what='prediction', hint=PREDICTION_HINT)
+        check_finite(
+            dict(
+                keypoints=torch.from_numpy(
+                    np.stack([p.keypoints for p in preds])),
+                keypoint_scores=torch.from_numpy(
+                    np.stack([p.keypoint_scores for p in preds])),
+                scai_error=info['error'],
+                frozen_model_heatmaps=frozen),
+            type(self).__name__,
+            what='prediction',
+            hint=PREDICTION_HINT)
         for i, pred in enumerate(preds):
             pred.scai_error = info['error'][i:i + 1].float().cpu().numpy()
-            pred.scai_error_uncorrected = info['error_uncorrected'][i:i + 1].float().cpu().numpy()
+            pred.scai_error_uncorrected = info['error_uncorrected'][
+                i:i + 1].float().cpu().numpy()
         fields = None
         if self.test_cfg.get('output_heatmaps', False):
             fields = [PixelData(heatmaps=hm) for hm in heatmaps.detach()]
         return self.base.add_pred_to_datasample(preds, fields, data_samples)
 
-    def _corrected_heatmaps(self, inputs: Tensor, data_samples: SampleList, adapt: bool
+    def _corrected_heatmaps(self, inputs: Tensor, data_samples: SampleList,
+                            adapt: bool
                             ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
         """The frozen model's heatmaps (flip test as configured), the corrected ones (both (B, K, h, w),
         float32: MMPose decodes with numpy, which has no bfloat16) and :meth:`correct`'s dict."""
         heatmaps, f = self.base_heatmaps_flip(inputs, data_samples)
         with torch.no_grad():
-            distal, info = self.correct(self.chains.node_heatmaps(heatmaps), f, adapt=adapt)
+            distal, info = self.correct(
+                self.chains.node_heatmaps(heatmaps), f, adapt=adapt)
         heatmaps = heatmaps.float()
         return heatmaps, self.replace_distal(heatmaps, distal.float()), info

@@ -1,9 +1,9 @@
-"""EllipseCutout (Poseur's HRNet-W48 recipe): the blanked pixels are exactly the drawn ellipses, its sizes
-follow the official ``radius_factor · (1 + U(0, 1)) · W``, and the mean blanked fraction matches the
-value integrated from that description."""
+"""EllipseCutout (Poseur's HRNet-W48 recipe): the blanked pixels are exactly
+the drawn ellipses, its sizes follow the official ``radius_factor · (1 + U(0,
+1)) · W``, and the mean blanked fraction matches the value integrated from that
+description."""
 import numpy as np
 import pytest
-
 from mmpose.registry import TRANSFORMS
 
 
@@ -21,7 +21,8 @@ def test_blanks_exactly_the_drawn_ellipse():
     radii = 0.2 * (1 + np.random.rand(1, 2)) * 48
     out = _run(cut, img, 5)
     ys, xs = np.mgrid[0:64, 0:48]
-    inside = ((xs - centre[0, 0]) / radii[0, 0])**2 + ((ys - centre[0, 1]) / radii[0, 1])**2 <= 1
+    inside = ((xs - centre[0, 0]) / radii[0, 0])**2 + (
+        (ys - centre[0, 1]) / radii[0, 1])**2 <= 1
     assert inside.any() and (~inside).any()
     assert (out[inside] == 0).all() and (out[~inside] == 200).all()
     assert (img == 200).all()  # the input array is not modified
@@ -30,15 +31,21 @@ def test_blanks_exactly_the_drawn_ellipse():
 
 
 def test_prob_zero_keeps_the_image_and_fill_is_used():
-    img = np.random.RandomState(0).randint(0, 255, (32, 24, 3)).astype(np.uint8)
-    assert np.array_equal(_run(TRANSFORMS.build(dict(type='EllipseCutout', prob=0.0)), img, 1), img)
-    out = _run(TRANSFORMS.build(dict(type='EllipseCutout', fill=7)), np.zeros((32, 24), np.uint8), 1)
+    img = np.random.RandomState(0).randint(0, 255,
+                                           (32, 24, 3)).astype(np.uint8)
+    assert np.array_equal(
+        _run(TRANSFORMS.build(dict(type='EllipseCutout', prob=0.0)), img, 1),
+        img)
+    out = _run(
+        TRANSFORMS.build(dict(type='EllipseCutout', fill=7)),
+        np.zeros((32, 24), np.uint8), 1)
     assert set(np.unique(out)) == {0, 7}
 
 
 def test_mean_blanked_fraction_matches_the_description():
-    """E[blanked fraction] estimated two ways: the transform on many images, and a Monte Carlo of the
-    description (ellipse area clipped to the crop) drawn with another generator."""
+    """E[blanked fraction] estimated two ways: the transform on many images,
+    and a Monte Carlo of the description (ellipse area clipped to the crop)
+    drawn with another generator."""
     H, W = 64, 48
     cut = TRANSFORMS.build(dict(type='EllipseCutout'))
     img = np.ones((H, W), np.uint8)
@@ -50,8 +57,10 @@ def test_mean_blanked_fraction_matches_the_description():
     for _ in range(400):
         cx, cy = rng.random() * W, rng.random() * H
         rx, ry = 0.2 * (1 + rng.random(2)) * W
-        expected.append((((xs - cx) / rx)**2 + ((ys - cy) / ry)**2 <= 1).mean())
-    assert frac == pytest.approx(np.mean(expected), abs=0.02)  # ≈ 0.3 of the crop
+        expected.append((((xs - cx) / rx)**2 + ((ys - cy) / ry)**2
+                         <= 1).mean())
+    # ≈ 0.3 of the crop
+    assert frac == pytest.approx(np.mean(expected), abs=0.02)
 
 
 def test_bad_arguments():

@@ -1,8 +1,9 @@
-"""Heads take K from the dataset metainfo (COCO 17, CrowdPose 14), and a K that disagrees with it is a clear
-error, for every head of ours that has a keypoint count."""
+"""Heads take K from the dataset metainfo (COCO 17, CrowdPose 14), and a K that
+disagrees with it is a clear error, for every head of ours that has a keypoint
+count."""
 import pytest
-
 from mmpose.registry import MODELS
+
 from mmpose_ext.models.common.keypoint_count import resolve_num_keypoints
 
 COCO = dict(from_file='configs/_base_/datasets/coco.py')
@@ -24,9 +25,13 @@ def test_resolve_num_keypoints():
     assert resolve_num_keypoints(None, CROWDPOSE) == 14
     assert resolve_num_keypoints(14, CROWDPOSE) == 14
     assert resolve_num_keypoints(5, None) == 5
-    with pytest.raises(ValueError, match='needs the number of keypoints or a dataset metainfo'):
+    with pytest.raises(
+            ValueError,
+            match='needs the number of keypoints or a dataset metainfo'):
         resolve_num_keypoints(None, None, 'MyHead')
-    with pytest.raises(ValueError, match='MyHead: 17 keypoints configured but the metainfo has 14'):
+    with pytest.raises(
+            ValueError,
+            match='MyHead: 17 keypoints configured but the metainfo has 14'):
         resolve_num_keypoints(17, CROWDPOSE, 'MyHead')
 
 
@@ -35,8 +40,12 @@ def test_heads_read_k_from_metainfo(head_type):
     cfg, k_arg = HEADS[head_type]
     for meta, k in ((COCO, 17), (CROWDPOSE, 14)):
         head = MODELS.build(dict(type=head_type, metainfo=meta, **cfg))
-        assert getattr(head, 'num_keypoints', None) == k or getattr(head, 'out_channels', None) == k
-    with pytest.raises(ValueError, match='17 keypoints configured but the metainfo has 14'):
-        MODELS.build(dict(type=head_type, metainfo=CROWDPOSE, **{k_arg: 17}, **cfg))
+        assert getattr(head, 'num_keypoints', None) == k or getattr(
+            head, 'out_channels', None) == k
+    with pytest.raises(
+            ValueError,
+            match='17 keypoints configured but the metainfo has 14'):
+        MODELS.build(
+            dict(type=head_type, metainfo=CROWDPOSE, **{k_arg: 17}, **cfg))
     with pytest.raises(ValueError, match='needs the number of keypoints'):
         MODELS.build(dict(type=head_type, **cfg))

@@ -4,9 +4,11 @@ from mmpose_ext.models.common.precision import at_least_fp32, fp32_region
 
 
 def test_at_least_fp32_raises_half_types_only():
-    for dtype, expected in ((torch.float16, torch.float32), (torch.bfloat16, torch.float32),
-                            (torch.float32, torch.float32), (torch.float64, torch.float64),
-                            (torch.int64, torch.int64)):
+    for dtype, expected in ((torch.float16, torch.float32),
+                            (torch.bfloat16, torch.float32), (torch.float32,
+                                                              torch.float32),
+                            (torch.float64, torch.float64), (torch.int64,
+                                                             torch.int64)):
         assert at_least_fp32(torch.ones(2, dtype=dtype)).dtype == expected
     x = torch.ones(2)
     assert at_least_fp32(x) is x  # no copy when nothing changes

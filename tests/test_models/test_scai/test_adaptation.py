@@ -1,14 +1,15 @@
-"""Test-time adaptation: C is reset for every batch (its module never changes), the same batch gives the same
-output, a correction is kept only where the self-referential error fell, and on a problem whose optimum
-is known the error does fall."""
+"""Test-time adaptation: C is reset for every batch (its module never changes),
+the same batch gives the same output, a correction is kept only where the self-
+referential error fell, and on a problem whose optimum is known the error does
+fall."""
 import copy
 
 import numpy as np
 import pytest
 import torch
+from mmpose.registry import MODELS
 from scai_testing import tiny_scai
 
-from mmpose.registry import MODELS
 from mmpose_ext.models.scai import adapt_correction
 from mmpose_ext.models.scai.losses import heatmap_error
 
@@ -16,9 +17,12 @@ from mmpose_ext.models.scai.losses import heatmap_error
 @pytest.fixture(scope='module')
 def adapting_model():
     torch.manual_seed(0)
-    model = MODELS.build(tiny_scai(test_cfg=dict(flip_test=False, adapt=dict(enable=True, steps=4))))
+    model = MODELS.build(
+        tiny_scai(
+            test_cfg=dict(flip_test=False, adapt=dict(enable=True, steps=4))))
     model.init_weights()
-    # a C that does something (its zero-initialised last conv would make step 0 trivial)
+    # a C that does something (its zero-initialised last conv would make step 0
+    # trivial)
     torch.nn.init.normal_(model.correction.final.weight, std=0.05)
     return model.eval()
 
@@ -29,10 +33,17 @@ def _predict(model, data):
             np.stack([s.pred_instances.scai_error for s in out]))
 
 
-def test_reset_per_batch_and_identical_output_on_the_same_batch(adapting_model, coco_batch):
+def test_reset_per_batch_and_identical_output_on_the_same_batch(
+        adapting_model, coco_batch):
     model = adapting_model
     data = model.data_preprocessor(copy.deepcopy(coco_batch), training=False)
-    first, second = {k: v[:6] for k, v in data.items()}, {k: v[6:] for k, v in data.items()}
+    first, second = {
+        k: v[:6]
+        for k, v in data.items()
+    }, {
+        k: v[6:]
+        for k, v in data.items()
+    }
     c_state = copy.deepcopy(model.correction.state_dict())
     kpts_a, err_a = _predict(model, first)
     _predict(model, second)  # another batch in between: nothing may carry over
@@ -42,20 +53,26 @@ def test_reset_per_batch_and_identical_output_on_the_same_batch(adapting_model, 
         assert torch.equal(value, c_state[name]), name
 
 
-def test_kept_error_never_above_the_trained_one_and_switch(adapting_model, coco_batch):
+def test_kept_error_never_above_the_trained_one_and_switch(
+        adapting_model, coco_batch):
     model = adapting_model
     data = model.data_preprocessor(copy.deepcopy(coco_batch), training=False)
-    heatmaps, f = model.base_heatmaps_flip(data['inputs'], data['data_samples'])
+    heatmaps, f = model.base_heatmaps_flip(data['inputs'],
+                                           data['data_samples'])
     nodes = model.chains.node_heatmaps(heatmaps)
     with torch.no_grad():
         plain, info_plain = model.correct(nodes, f, adapt=False)
         adapted, info = model.correct(nodes, f, adapt=True)
     assert (info['error'] <= info['error_trained']).all()
     torch.testing.assert_close(info['error_trained'], info_plain['error'])
-    kept_trained = info['adapt_step'] == 0  # (B, M): where no adapted step was better, C's output is kept
-    # (adaptation runs C on one instance at a time: equal to C on the whole batch up to rounding)
-    torch.testing.assert_close(adapted[kept_trained], plain[kept_trained], rtol=1e-5, atol=1e-6)
-    assert (info['adapt_step'] > 0).any(), 'no adapted step lowered the error anywhere'
+    # (B, M): where no adapted step was better, C's output is kept
+    kept_trained = info['adapt_step'] == 0
+    # (adaptation runs C on one instance at a time: equal to C on the whole
+    # batch up to rounding)
+    torch.testing.assert_close(
+        adapted[kept_trained], plain[kept_trained], rtol=1e-5, atol=1e-6)
+    assert (info['adapt_step']
+            > 0).any(), 'no adapted step lowered the error anywhere'
     # steps=0 is no adaptation at all
     model.test_cfg['adapt']['steps'] = 0
     try:
@@ -69,31 +86,57 @@ def test_kept_error_never_above_the_trained_one_and_switch(adapting_model, coco_
 def test_adaptation_lowers_the_error_on_a_known_problem():
     """Feedback = identity and root = a target map: adapting C must move H̃ towards the target."""
     torch.manual_seed(0)
-    corr = MODELS.build(dict(type='SCAICorrectionNet', in_channels=2, out_channels=1, width=8, num_layers=3,
-                             norm_cfg=None))
+    corr = MODELS.build(
+        dict(
+            type='SCAICorrectionNet',
+            in_channels=2,
+            out_channels=1,
+            width=8,
+            num_layers=3,
+            norm_cfg=None))
     corr.init_weights()
     uncorrected = torch.rand(2, 1, 6, 5)
     target = torch.rand(2, 1, 6, 5)
-    c_in = torch.cat([uncorrected, target - uncorrected], 1)  # (Ĥ_D, e_s) interleaved, M = 1
+    # (Ĥ_D, e_s) interleaved, M = 1
+    c_in = torch.cat([uncorrected, target - uncorrected], 1)
     corr.eval()
-    out, info = adapt_correction(corr, c_in, uncorrected, lambda d, i: d, target, steps=20, lr=0.013, decay=0.96)
-    torch.testing.assert_close(info['error_trained'], heatmap_error(uncorrected, target))
+    out, info = adapt_correction(
+        corr,
+        c_in,
+        uncorrected,
+        lambda d, i: d,
+        target,
+        steps=20,
+        lr=0.013,
+        decay=0.96)
+    torch.testing.assert_close(info['error_trained'],
+                               heatmap_error(uncorrected, target))
     assert (info['error'] < 0.9 * info['error_trained']).all(), info
     torch.testing.assert_close(heatmap_error(out, target), info['error'])
     with pytest.raises(ValueError, match='optimizer'):
-        adapt_correction(corr, c_in, uncorrected, lambda d, i: d, target, optimizer='lbfgs')
+        adapt_correction(
+            corr, c_in, uncorrected, lambda d, i: d, target, optimizer='lbfgs')
 
 
-def test_an_instance_adapts_the_same_alone_and_with_batch_mates(adapting_model, coco_batch):
-    """Each instance adapts its own copy of C (and goes through the model alone), so its keypoints do not depend
-    on who shares its test batch: bit for bit, alone, in a batch of 4 and in the reversed batch."""
+def test_an_instance_adapts_the_same_alone_and_with_batch_mates(
+        adapting_model, coco_batch):
+    """Each instance adapts its own copy of C (and goes through the model
+    alone), so its keypoints do not depend on who shares its test batch: bit
+    for bit, alone, in a batch of 4 and in the reversed batch."""
     model = adapting_model
     data = model.data_preprocessor(copy.deepcopy(coco_batch), training=False)
     batch = {k: v[:4] for k, v in data.items()}
     kpts, errs = _predict(model, batch)
-    rev_kpts, rev_errs = _predict(model, {k: v[::-1] if isinstance(v, list) else v.flip(0) for k, v in batch.items()})
+    rev_kpts, rev_errs = _predict(model, {
+        k:
+        v[::-1] if isinstance(v, list) else v.flip(0)
+        for k, v in batch.items()
+    })
     for i in range(4):
-        alone_kpts, alone_errs = _predict(model, {k: v[i:i + 1] for k, v in batch.items()})
+        alone_kpts, alone_errs = _predict(model, {
+            k: v[i:i + 1]
+            for k, v in batch.items()
+        })
         np.testing.assert_array_equal(kpts[i], alone_kpts[0])
         np.testing.assert_array_equal(errs[i], alone_errs[0])
         np.testing.assert_array_equal(rev_kpts[3 - i], alone_kpts[0])
@@ -101,20 +144,32 @@ def test_an_instance_adapts_the_same_alone_and_with_batch_mates(adapting_model, 
 
 
 def test_adapt_correction_gives_each_instance_its_own_copy():
-    """On a known problem with two instances whose targets differ, each instance's result equals the one it
-    gets alone (a shared copy would follow the mean of the two errors)."""
+    """On a known problem with two instances whose targets differ, each
+    instance's result equals the one it gets alone (a shared copy would follow
+    the mean of the two errors)."""
     torch.manual_seed(0)
-    corr = MODELS.build(dict(type='SCAICorrectionNet', in_channels=2, out_channels=1, width=8, num_layers=3,
-                             norm_cfg=None)).eval()
+    corr = MODELS.build(
+        dict(
+            type='SCAICorrectionNet',
+            in_channels=2,
+            out_channels=1,
+            width=8,
+            num_layers=3,
+            norm_cfg=None)).eval()
     uncorrected = torch.rand(2, 1, 6, 5)
-    target = torch.stack([torch.rand(1, 6, 5), -torch.rand(1, 6, 5)])  # opposite pulls
+    # opposite pulls
+    target = torch.stack([torch.rand(1, 6, 5), -torch.rand(1, 6, 5)])
     c_in = torch.cat([uncorrected, target - uncorrected], 1)
     args = dict(steps=10, lr=0.013, decay=0.96)
-    both, info = adapt_correction(corr, c_in, uncorrected, lambda d, i: d, target, **args)
+    both, info = adapt_correction(corr, c_in, uncorrected, lambda d, i: d,
+                                  target, **args)
     for i in range(2):
-        alone, info_i = adapt_correction(corr, c_in[i:i + 1], uncorrected[i:i + 1], lambda d, _: d,
+        alone, info_i = adapt_correction(corr, c_in[i:i + 1],
+                                         uncorrected[i:i + 1], lambda d, _: d,
                                          target[i:i + 1], **args)
         torch.testing.assert_close(both[i:i + 1], alone, rtol=0, atol=1e-6)
-        torch.testing.assert_close(info['error'][i:i + 1], info_i['error'], rtol=0, atol=1e-7)
+        torch.testing.assert_close(
+            info['error'][i:i + 1], info_i['error'], rtol=0, atol=1e-7)
     with pytest.raises(RuntimeError, match='eval mode'):
-        adapt_correction(corr.train(), c_in, uncorrected, lambda d, i: d, target, **args)
+        adapt_correction(corr.train(), c_in, uncorrected, lambda d, i: d,
+                         target, **args)

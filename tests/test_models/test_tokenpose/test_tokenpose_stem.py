@@ -1,24 +1,44 @@
-"""TokenPoseStem equals MMPose's HRNet stem + layer1 (same parameter names, same numbers)."""
+"""TokenPoseStem equals MMPose's HRNet stem + layer1 (same parameter names,
+same numbers)."""
 import torch
-
 from mmpose.registry import MODELS
 
 
 def _small_hrnet():
-    """HRNet whose stem/layer1 are the standard ones (64 → 4 bottlenecks → 256); later stages tiny."""
+    """HRNet whose stem/layer1 are the standard ones (64 → 4 bottlenecks →
+    256); later stages tiny."""
     extra = dict(
-        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(4, ), num_channels=(64, )),
-        stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1), num_channels=(4, 8)),
-        stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                    num_channels=(4, 8, 16)),
-        stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                    num_channels=(4, 8, 16, 32)))
+        stage1=dict(
+            num_modules=1,
+            num_branches=1,
+            block='BOTTLENECK',
+            num_blocks=(4, ),
+            num_channels=(64, )),
+        stage2=dict(
+            num_modules=1,
+            num_branches=2,
+            block='BASIC',
+            num_blocks=(1, 1),
+            num_channels=(4, 8)),
+        stage3=dict(
+            num_modules=1,
+            num_branches=3,
+            block='BASIC',
+            num_blocks=(1, 1, 1),
+            num_channels=(4, 8, 16)),
+        stage4=dict(
+            num_modules=1,
+            num_branches=4,
+            block='BASIC',
+            num_blocks=(1, 1, 1, 1),
+            num_channels=(4, 8, 16, 32)))
     return MODELS.build(dict(type='HRNet', extra=extra))
 
 
 def test_stem_equals_hrnet_stem_and_layer1():
     hrnet = _small_hrnet()
-    for m in hrnet.modules():  # non-trivial BN statistics and affine parameters
+    # non-trivial BN statistics and affine parameters
+    for m in hrnet.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
@@ -27,12 +47,18 @@ def test_stem_equals_hrnet_stem_and_layer1():
     hrnet.eval()
     stem = MODELS.build(dict(type='TokenPoseStem')).eval()
     prefixes = ('conv1.', 'bn1.', 'conv2.', 'bn2.', 'layer1.')
-    state = {k: v for k, v in hrnet.state_dict().items() if k.startswith(prefixes)}
-    stem.load_state_dict(state, strict=True)  # every stem parameter has HRNet's name
+    state = {
+        k: v
+        for k, v in hrnet.state_dict().items() if k.startswith(prefixes)
+    }
+    # every stem parameter has HRNet's name
+    stem.load_state_dict(state, strict=True)
 
     captured = {}
-    hrnet.layer1.register_forward_hook(lambda mod, inp, out: captured.update(out=out))
-    x = torch.randn(2, 3, 64, 64)  # HRNet's 1/32 branch needs sides divisible by 32
+    hrnet.layer1.register_forward_hook(
+        lambda mod, inp, out: captured.update(out=out))
+    # HRNet's 1/32 branch needs sides divisible by 32
+    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         hrnet(x)
         out = stem(x)
