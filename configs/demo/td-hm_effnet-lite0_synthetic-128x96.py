@@ -8,7 +8,8 @@
 # 480 iterations at batch 32, 4-5 minutes on 2 cores).
 _base_ = ['../synthetic/td-hm_effnet-lite0_synthetic-128x96.py']
 
-data_root = '{{ fileDirname }}/../../data/synthetic-demo/'
+# generated under the working directory, as the synthetic configs' data
+data_root = 'data/synthetic-demo/'
 # read by mmpose_ext.tools.demo
 synthetic = dict(num_train=2000, num_val=100, seed=0, layout='coco')
 max_epochs = 3

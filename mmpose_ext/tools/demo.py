@@ -1,21 +1,28 @@
 """The bundled demo (the README's main job): generate → train → evaluate →
 visualise → export.
 
-    python -m mmpose_ext.tools.demo [--config CONFIG] [--epochs N] [--work-dir outputs/demo]
-                                    [--num-train N --num-val N --data-root DIR]
+    python -m mmpose_ext.tools.demo [--config CONFIG] [--epochs N]
+        [--work-dir outputs/demo] [--num-train N --num-val N --data-root DIR]
 
-With the default config (:data:`DEMO_CONFIG`) it generates a synthetic COCO-format set on first run
-(``mmpose_ext.datasets.synthetic``, cached in ``data/synthetic-demo``), fine-tunes the ImageNet
-EfficientNet-Lite0 model with MMEngine's runner, and evaluates it with ground-truth boxes on people it never
-saw: the held-out generated split and the real COCO images bundled in ``data/fixtures``. Every evaluation
-reports MMPose's CocoMetric (AP) and our BoxNormalizedPoseMetric (bbox-normalised PCK@0.1/0.2, error / box
-size, left/right swap rate), beside the no-skill baseline (the training set's mean pose in every box). It then
-draws the predictions on a held-out image and a real one with MMPose's visualizer, exports the network to
-ONNX (a self-describing file: preprocessing, crop, codec, score rule and skeleton in its metadata), checks it
-against onnxruntime, runs it on the real images with ``mmpose_ext_runtime`` (numpy + OpenCV + onnxruntime, no
-torch) and compares those keypoints with PyTorch's (:func:`runtime_check`), and writes ``summary.json``.
-A config without a ``synthetic`` dict (e.g. ``configs/demo/poseur_res18_fixtures-256x192.py``) trains and tests
-on the bundled real images instead.
+With the default config (:data:`DEMO_CONFIG`) it generates a synthetic
+COCO-format set on first run (``mmpose_ext.datasets.synthetic``, cached in
+``data/synthetic-demo`` under the working directory), fine-tunes the ImageNet
+EfficientNet-Lite0 model with MMEngine's runner, and evaluates it with
+ground-truth boxes on people it never saw: the held-out generated split and
+the real COCO images bundled with the package (:func:`fixtures_dir`). Every
+evaluation reports MMPose's CocoMetric (AP) and our BoxNormalizedPoseMetric
+(bbox-normalised PCK@0.1/0.2, error / box size, left/right swap rate), beside
+the no-skill baseline (the training set's mean pose in every box). It then
+draws the predictions on a held-out image and a real one with MMPose's
+visualizer, exports the network to ONNX (a self-describing file:
+preprocessing, crop, codec, score rule and skeleton in its metadata), checks
+it against onnxruntime, runs it on the real images with
+``mmpose_ext_runtime`` (numpy + OpenCV + onnxruntime, no torch) and compares
+those keypoints with PyTorch's (:func:`runtime_check`), and writes
+``summary.json``. A config without a ``synthetic`` dict (e.g.
+``mmpose_ext::demo/poseur_res18_fixtures-256x192.py``) trains and tests on
+the bundled real images instead. ``--config`` takes a file or a packaged name
+(``mmpose_ext::demo/NAME.py``, ``demo/NAME.py``).
 """
 import argparse
 import json
@@ -25,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs/demo/td-hm_effnet-lite0_synthetic-128x96.py'
-FIXTURES = REPO / 'data/fixtures/coco'
+from mmpose_ext.resources import config_path, fixtures_dir
+
+DEMO_CONFIG = 'mmpose_ext::demo/td-hm_effnet-lite0_synthetic-128x96.py'
+FIXTURES = fixtures_dir('coco')
 REAL_IMAGE = FIXTURES / '000000196141.jpg'
 # : The numbers the summary keeps of each evaluation, by the names it gives
 # them.
@@ -43,13 +51,16 @@ SUMMARY_KEYS = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config', default=str(DEMO_CONFIG))
+    parser.add_argument(
+        '--config',
+        default=DEMO_CONFIG,
+        help='a config file or a packaged name (mmpose_ext::demo/NAME.py)')
     parser.add_argument(
         '--epochs',
         type=int,
         default=None,
         help='override the config\'s max_epochs')
-    parser.add_argument('--work-dir', default=str(REPO / 'outputs/demo'))
+    parser.add_argument('--work-dir', default='outputs/demo')
     parser.add_argument(
         '--num-train',
         type=int,
@@ -86,7 +97,7 @@ def build_cfg(config: str,
     from mmpose_ext.benchmark import ensure_hook, point_at_dataset
     from mmpose_ext.schedule import set_epochs
 
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(str(config_path(config)))
     cfg.work_dir = work_dir
     if epochs is not None:
         set_epochs(cfg, epochs)
