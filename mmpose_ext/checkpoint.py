@@ -156,10 +156,9 @@ class KeyMismatch:
             return ', '.join(items[:first]) + more
 
         def count(n: int, what: str) -> str:
-            return (
-                f'{n} {what}'
-                f'{"es" if what.endswith("ch") and n != 1 else "s" if n != 1 else ""}'
-            )
+            plural = ('es' if what.endswith('ch') and n != 1 else
+                      's' if n != 1 else '')
+            return f'{n} {what}{plural}'
 
         parts = []
         if self.missing:
@@ -232,7 +231,8 @@ def read_checkpoint(filename: Union[str, Path],
             str(filename), map_location=map_location, logger='silent')
     except CheckpointError:
         raise
-    except Exception as exc:  # noqa: BLE001 - torch/pickle/IO errors rarely name the file
+    # torch/pickle/IO errors rarely name the file
+    except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f'checkpoint {filename} could not be loaded: '
                               f'{type(exc).__name__}: {exc}') from exc
     if not isinstance(checkpoint, Mapping):
@@ -357,17 +357,21 @@ class StrictCheckpointHook(Hook):
     """Make MMEngine's runner load ``load_from`` (and ``resume``) strictly, as
     :func:`load_checkpoint_strict`.
 
-    MMEngine's ``Runner.load_checkpoint`` has ``strict=False`` and no config key to change it; this hook uses
-    the runner's documented ``after_load_checkpoint`` point instead (no patching): it loads the weights
-    itself with :func:`load_state_dict_strict` and raises :class:`CheckpointError` on any mismatch; the
-    runner's own non-strict load that follows then has nothing to warn about. ``before_run`` verifies a local
-    ``load_from`` file first (truncated or corrupt: an error naming it). Use it from a config::
+    MMEngine's ``Runner.load_checkpoint`` has ``strict=False`` and no config
+    key to change it; this hook uses the runner's documented
+    ``after_load_checkpoint`` point instead (no patching): it loads the weights
+    itself with :func:`load_state_dict_strict` and raises
+    :class:`CheckpointError` on any mismatch; the runner's own non-strict load
+    that follows then has nothing to warn about. ``before_run`` verifies a
+    local ``load_from`` file first (truncated or corrupt: an error naming it).
+    Use it from a config::
 
         custom_hooks = [dict(type='StrictCheckpointHook')]
 
     Args:
-        revise_keys: ``(pattern, replacement)`` pairs applied to the checkpoint's keys first (the runner's
-            default strips a DDP ``module.`` prefix).
+        revise_keys: ``(pattern, replacement)`` pairs applied to the
+            checkpoint's keys first (the runner's default strips a DDP
+            ``module.`` prefix).
     """
     # after other hooks (e.g. EMAHook) have adapted the checkpoint
     priority = 'LOWEST'

@@ -461,10 +461,13 @@ class _NonMaxSuppression(torch.autograd.Function):
 
 
 class DecodedPath(nn.Module):
-    """:class:`InferencePath` followed by the head's decoding (see the module docstring); ``forward`` returns
-    ``(keypoints (B, K, 2) crop pixels, keypoint_scores (B, K))`` for a
-    top-down model and
-    ``(batch_index, boxes, scores, keypoints, keypoint_scores)`` of the kept instances for ``'rtmo'``."""
+    """:class:`InferencePath` followed by the head's decoding.
+
+    See the module docstring. ``forward`` returns ``(keypoints (B, K, 2) crop
+    pixels, keypoint_scores (B, K))`` for a top-down model and ``(batch_index,
+    boxes, scores, keypoints, keypoint_scores)`` of the kept instances for
+    ``'rtmo'``.
+    """
 
     def __init__(self,
                  model: nn.Module,
@@ -504,7 +507,8 @@ class DecodedPath(nn.Module):
 
     def output_names(self) -> Tuple[str, ...]:
         if self.kind == 'rtmo':
-            return 'batch_index', 'boxes', 'scores', 'keypoints', 'keypoint_scores'
+            return ('batch_index', 'boxes', 'scores', 'keypoints',
+                    'keypoint_scores')
         return 'keypoints', 'keypoint_scores'
 
     def forward(self, inputs: Tensor):
@@ -784,8 +788,9 @@ def export_onnx(model: nn.Module,
             output_names=output_names,
             dynamic_axes=dynamic_axes)
     if metadata:
-        post = dict(score_thr=wrapper.score_thr, nms_thr=wrapper.nms_thr) if decode and wrapper.kind == 'rtmo' \
-            else None
+        post = dict(
+            score_thr=wrapper.score_thr, nms_thr=wrapper.nms_thr
+        ) if decode and wrapper.kind == 'rtmo' else None
         write_metadata(
             path,
             build_metadata(model, input_shape, decode, output_names, cfg,
@@ -823,7 +828,8 @@ def _wrapper_for(model: nn.Module, path: Union[str, Path]) -> nn.Module:
     metadata)."""
     try:
         meta = read_metadata(path)
-    except Exception:  # noqa: BLE001  (no onnx package or no metadata: a raw graph)
+    # no onnx package or no metadata: a raw graph
+    except Exception:  # noqa: BLE001
         meta = {}
     if meta.get('model', {}).get('decoded'):
         post = meta.get('postprocess', {})

@@ -1,13 +1,16 @@
 """A regression codec whose keypoint scores are Poseur's Laplace integral
 instead of RLE's ``1 − mean(σ)``.
 
-MMPose's ``RLEHead`` hands its decoder (N, 1, K, 4) outputs ``[x, y, σx, σy]`` (σ after sigmoid, in
-normalised units) and takes keypoints and scores back. Swapping the codec in a config is therefore all it
-takes to score with :class:`~mmpose_ext.models.common.LaplaceIntegralScorer` — no head subclass::
+MMPose's ``RLEHead`` hands its decoder (N, 1, K, 4) outputs ``[x, y, σx, σy]``
+(σ after sigmoid, in normalised units) and takes keypoints and scores back.
+Swapping the codec in a config is therefore all it takes to score with
+:class:`~mmpose_ext.models.common.LaplaceIntegralScorer` — no head subclass::
 
-    codec = dict(type='LaplaceRegressionLabel', input_size=(192, 256), radius=0.2, weight=1.0)
+    codec = dict(type='LaplaceRegressionLabel', input_size=(192, 256),
+                 radius=0.2, weight=1.0)
 
-Encoding is MMPose's ``RegressionLabel`` unchanged (targets normalised by the input size).
+Encoding is MMPose's ``RegressionLabel`` unchanged (targets normalised by the
+input size).
 """
 from typing import Tuple
 

@@ -185,7 +185,8 @@ class AnnotationCheckHook(Hook):
 
     Use it from a config (the module must be imported)::
 
-        custom_imports = dict(imports=['mmpose_ext'], allow_failed_imports=False)
+        custom_imports = dict(
+            imports=['mmpose_ext'], allow_failed_imports=False)
         custom_hooks = [dict(type='AnnotationCheckHook')]
     """
     priority = 'VERY_HIGH'  # before anything spends time on the data

@@ -117,11 +117,14 @@ class MeanPoseBaseline(BaseModel):
         self.num_keypoints = self.mean_pose.shape[0]
 
     def place(self, bboxes: torch.Tensor) -> torch.Tensor:
-        """Map the mean pose into boxes: (N, 4) xyxy → (N, K, 2), ``x = x0 + u·(x1 − x0)``, same for y."""
+        """Map the mean pose into boxes: (N, 4) xyxy → (N, K, 2).
+
+        ``x = x0 + u·(x1 − x0)``, same for y.
+        """
         bboxes = bboxes.to(self.mean_pose)
         # (N, 1, 2) each
-        origin, size = bboxes[:, None, :2], bboxes[:, None,
-                                                   2:] - bboxes[:, None, :2]
+        origin, size = (bboxes[:, None, :2],
+                        bboxes[:, None, 2:] - bboxes[:, None, :2])
         return origin + self.mean_pose[None] * size  # (N, K, 2)
 
     def _check_keypoint_count(self, sample: PoseDataSample) -> None:
@@ -159,9 +162,12 @@ class MeanPoseBaseline(BaseModel):
                 data_samples: Optional[Sequence[PoseDataSample]] = None,
                 mode: str = 'tensor'
                 ) -> Union[torch.Tensor, List[PoseDataSample]]:
-        """``'tensor'``: (B·N, K, 2) keypoints in image coordinates; ``'predict'``: the data samples with
-        ``pred_instances`` (as ``TopdownPoseEstimator.predict``); ``'loss'``:
-        an error (nothing to train).
+        """Run the baseline; the result depends on ``mode``.
+
+        ``'tensor'``: (B·N, K, 2) keypoints in image coordinates;
+        ``'predict'``: the data samples with ``pred_instances`` (as
+        ``TopdownPoseEstimator.predict``); ``'loss'``: an error (nothing to
+        train).
 
         Args:
             inputs: the batch's images (ignored).
@@ -216,8 +222,8 @@ def evaluate_no_skill(train_ann_file: PathLike, test_dataloader_cfg: dict,
             (dataset, pipeline ending in ``PackPoseInputs``), as in an MMPose
             config's ``test_dataloader``.
         evaluator_cfg: a metric config or a list of them, as an MMPose config's
-            ``test_evaluator`` (e.g.
-            ``[dict(type='CocoMetric', ann_file=...), dict(type='BoxNormalizedPoseMetric')]``).
+            ``test_evaluator`` (e.g. ``[dict(type='CocoMetric',
+            ann_file=...), dict(type='BoxNormalizedPoseMetric')]``).
         work_dir: where the runner writes its logs.
 
     Returns:

@@ -3,15 +3,23 @@ file in MMPose's format).
 
 Layout of a generated root::
 
-    root/train/000000000001.jpg ...           root/val/001000000001.jpg ...
-    root/val_shifted/002000000001.jpg ...      (optional: held-out people under the 'shifted' appearance)
-    root/annotations/person_keypoints_train.json  person_keypoints_val.json  person_keypoints_val_shifted.json
-    root/annotations/person_detections_val.json   (list of {image_id, category_id, bbox, score})
-    root/meta.json                                 (the parameters; ``ensure_dataset`` compares them)
+    root/train/000000000001.jpg ...
+    root/val/001000000001.jpg ...
+    root/val_shifted/002000000001.jpg ...
+        (optional: held-out people under the 'shifted' appearance)
+    root/annotations/person_keypoints_train.json
+                     person_keypoints_val.json
+                     person_keypoints_val_shifted.json
+                     person_detections_val.json
+        (detections: list of {image_id, category_id, bbox, score})
+    root/meta.json
+        (the parameters; ``ensure_dataset`` compares them)
 
-Keypoint names, skeleton and sigmas come from MMPose's dataset metainfo (``coco`` or ``crowdpose``), so K is
-never hard-coded: the layout picks its keypoints from the body model by name. Every image has its own random
-stream ``default_rng([seed, split, index])``, so a dataset is the same for any number of worker processes.
+Keypoint names, skeleton and sigmas come from MMPose's dataset metainfo
+(``coco`` or ``crowdpose``), so K is never hard-coded: the layout picks its
+keypoints from the body model by name. Every image has its own random stream
+``default_rng([seed, split, index])``, so a dataset is the same for any number
+of worker processes.
 """
 import json
 import multiprocessing

