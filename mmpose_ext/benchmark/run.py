@@ -31,6 +31,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from mmpose_ext.datasets.synthetic import ensure_dataset
+from mmpose_ext.resources import config_path
 from .measure import complexity, cpu_latency, input_size_of
 from .report import write_report
 from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget,
@@ -185,7 +186,7 @@ def benchmark_config(config: str,
     weights (a row of this config's is added).
     """
     name = Path(config).stem
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(str(config_path(config)))
     plan = dict(cfg.pop('benchmark', None) or {})
     if plan.get('wraps'):
         base = (trained or {}).get(plan['wraps'])
@@ -252,7 +253,7 @@ def no_skill_row(config: str, data_root, real_root: Optional[str], layout: str,
     models (the pipeline of ``config``, whose pixels it ignores)."""
     from mmpose_ext.evaluation import evaluate_no_skill
 
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(str(config_path(config)))
     point_at_dataset(cfg, data_root, layout, workers=0)
     test_sets = _test_sets(cfg, data_root, real_root, layout)
     train_ann = str(
@@ -276,8 +277,8 @@ def order_by_dependencies(configs: Sequence[str]) -> List[str]:
     wraps = {}
     for config in configs:
         try:
-            wraps[config] = (Config.fromfile(config).get('benchmark')
-                             or {}).get('wraps')
+            cfg = Config.fromfile(str(config_path(config)))
+            wraps[config] = (cfg.get('benchmark') or {}).get('wraps')
         except Exception:  # noqa: BLE001 - a broken config is reported when it is benchmarked
             wraps[config] = None
     ordered: List[str] = []

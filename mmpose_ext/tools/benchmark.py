@@ -17,8 +17,6 @@ import shlex
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -45,7 +43,7 @@ def parse_args(argv=None):
         default=0,
         help='validations on the held-out split during training (the learning '
         'curve)')
-    parser.add_argument('--out', default=str(REPO / 'outputs/benchmark'))
+    parser.add_argument('--out', default='outputs/benchmark')
     parser.add_argument(
         '--layout', choices=['coco', 'crowdpose'], default='coco')
     parser.add_argument(
@@ -98,9 +96,10 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     import mmpose_ext  # noqa: F401  (registers our modules)
     from mmpose_ext.benchmark import run_benchmark
+    from mmpose_ext.resources import fixtures_dir
 
-    real = None if args.no_real else (
-        args.real_data or str(REPO / 'data/fixtures' / args.layout))
+    real = None if args.no_real else (args.real_data
+                                      or str(fixtures_dir(args.layout)))
     command = 'python -m mmpose_ext.tools.benchmark ' + ' '.join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     out = run_benchmark(args.configs, args.out, args.seeds, args.budget_iters,

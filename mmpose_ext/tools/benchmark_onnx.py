@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-REPO = Path(__file__).resolve().parents[2]
-SYN = REPO / 'configs' / 'synthetic'
+from mmpose_ext.resources import config_path, configs_dir
+
+SYN = configs_dir() / 'synthetic'
 # : the methods' synthetic configs (not the training-only ablations) and RTMO-t
 # with our one-stage head
 DEFAULT_CONFIGS = [
@@ -41,7 +42,7 @@ DEFAULT_CONFIGS = [
     SYN / 'scai_td-hm-effnet-lite0_synthetic-128x96.py',
     SYN / 'td-hm_effnet-lite0_synthetic-128x96.py',
     SYN / 'simcc_effnet-lite0_synthetic-128x96.py',
-    REPO / 'configs' / 'coord_cls' /
+    configs_dir() / 'coord_cls' /
     'rtmo-t-sinecc_cspdarknet_8xb32-600e_body7-416x416.py',
 ]
 GOAL = 0.8  # ORT / eager
@@ -70,7 +71,7 @@ def build_model(config: str):
     from mmengine.config import Config
     from mmpose.apis import init_model
 
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(str(config_path(config)))
     backbone = cfg.model.get('backbone') or {}
     init_cfg = backbone.get('init_cfg') or {}
     if 'checkpoint' in init_cfg and '://' in str(init_cfg['checkpoint']) and \

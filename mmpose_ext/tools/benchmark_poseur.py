@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-POSEUR_CFG = REPO / 'configs/poseur/poseur_res50_8xb32-325e_coco-256x192.py'
+from mmpose_ext.resources import configs_dir
+
+POSEUR_CFG = (configs_dir() / 'poseur/poseur_res50_8xb32-325e_coco-256x192.py')
 RLE_CFG = ('body_2d_keypoint/topdown_regression/coco/td-reg_res50_rle-8xb64-'
            '210e_coco-256x192.py')
 LEVELS = ((64, 48), (32, 24), (16, 12), (8, 6))

@@ -16,23 +16,26 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-REPO = Path(__file__).resolve().parents[2]
+from mmpose_ext.resources import configs_dir
+
+if TYPE_CHECKING:
+    import torch
+
+TOKENPOSE = configs_dir() / 'tokenpose'
 MODELS = {
     't':
-    REPO /
-    'configs/tokenpose/tokenpose-t_image-patch_4xb32-300e_coco-256x192.py',
+    TOKENPOSE / 'tokenpose-t_image-patch_4xb32-300e_coco-256x192.py',
     's-v1':
-    REPO / 'configs/tokenpose/tokenpose-s-v1_stem_4xb32-300e_coco-256x192.py',
+    TOKENPOSE / 'tokenpose-s-v1_stem_4xb32-300e_coco-256x192.py',
     's-v2':
-    REPO / 'configs/tokenpose/tokenpose-s-v2_stem_4xb12-300e_coco-256x192.py',
+    TOKENPOSE / 'tokenpose-s-v2_stem_4xb12-300e_coco-256x192.py',
     'b':
-    REPO /
-    'configs/tokenpose/tokenpose-b_hrnet-w32-stage3_4xb32-300e_coco-256x192.'
+    TOKENPOSE / 'tokenpose-b_hrnet-w32-stage3_4xb32-300e_coco-256x192.'
     'py',
     'l-d24':
-    REPO /
-    'configs/tokenpose/tokenpose-l-d24_hrnet-w48-stage3_4xb16-300e_coco-'
+    TOKENPOSE / 'tokenpose-l-d24_hrnet-w48-stage3_4xb16-300e_coco-'
     '256x192.py',
     # MMPose's
     'r50':

@@ -51,8 +51,9 @@ def main(argv=None) -> float:
     import mmpose_ext  # noqa: F401  (registers our modules)
     from mmpose_ext.checkpoint import init_model_strict
     from mmpose_ext.deploy import check_onnx, export_onnx
+    from mmpose_ext.resources import config_path
 
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(str(config_path(args.config)))
     if args.checkpoint is None and cfg.model.backbone.get('init_cfg'):
         # no download for a random-weights export
         cfg.model.backbone.init_cfg = None

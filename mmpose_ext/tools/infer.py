@@ -179,8 +179,10 @@ def load_config(config, cfg_options: Optional[dict] = None):
     none."""
     from mmengine.config import Config
 
-    cfg = Config.fromfile(
-        str(config)) if not isinstance(config, Config) else config
+    from mmpose_ext.resources import config_path
+
+    cfg = Config.fromfile(str(
+        config_path(config))) if not isinstance(config, Config) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if 'data_mode' not in cfg:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / 'configs/scai'
+from mmpose_ext.resources import configs_dir
+
+CONFIGS = configs_dir() / 'scai'
 BASE = CONFIGS / 'td-hm_res18-s16_1xb8-300e_fixtures-64x48.py'
 STAGE1 = CONFIGS / 'scai-pg_td-hm-res18-s16_1xb8-100e_fixtures-64x48.py'
 STAGE2 = CONFIGS / 'scai-c_td-hm-res18-s16_1xb8-60e_fixtures-64x48.py'
@@ -33,8 +34,7 @@ def parse_args(argv=None):
     parser.add_argument('--pg-epochs', type=int, default=100)
     parser.add_argument('--c-epochs', type=int, default=60)
     parser.add_argument('--adapt-steps', type=int, default=20)
-    parser.add_argument(
-        '--work-dir', default=str(REPO / 'outputs/scai_evidence'))
+    parser.add_argument('--work-dir', default='outputs/scai_evidence')
     parser.add_argument(
         '--base-checkpoint',
         default=None,
