@@ -366,4 +366,7 @@ def test_channels_last_changes_speed_not_numbers(pretrained):
     with torch.no_grad():
         for a, b in zip(fast(x), plain(x)):
             assert a.is_contiguous()
-            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+            # float32 sums in another order: the bound follows the values'
+            # size (1.6e-5 measured on one CPU)
+            atol = 1e-5 * max(1.0, b.abs().max().item())
+            torch.testing.assert_close(a, b, atol=atol, rtol=1e-5)
