@@ -1,14 +1,17 @@
 """Command line and batch API: images (+ optional COCO boxes) →
 ``predictions.json`` (COCO results) and skeleton drawings.
 
-    python -m mmpose_ext_runtime MODEL.onnx IMAGE_OR_DIR [--bboxes COCO_JSON] [--out DIR] [--kpt-thr 0.3]
-                                 [--det-score-thr 0.0] [--threads N] [--no-draw]
+    python -m mmpose_ext_runtime MODEL.onnx IMAGE_OR_DIR
+        [--bboxes COCO_JSON] [--out DIR] [--kpt-thr 0.3]
+        [--det-score-thr 0.0] [--threads N] [--no-draw]
 
-``--bboxes`` takes either a COCO detection-results list (``image_id``, ``bbox`` xywh, ``score``; images are
-matched by the number in their file name, COCO's ``000000196141.jpg`` → 196141) or a COCO annotation file
-(``images`` + ``annotations``: the non-crowd people with labelled keypoints, matched by ``file_name``, score 1).
-Without it a top-down model takes the whole image as one box (as MMPose's ``inference_topdown``) and image
-ids are the numbers in the file names (or the image's position). The result ``score`` is MMPose's
+``--bboxes`` takes either a COCO detection-results list (``image_id``,
+``bbox`` xywh, ``score``; images are matched by the number in their file name,
+COCO's ``000000196141.jpg`` → 196141) or a COCO annotation file (``images`` +
+``annotations``: the non-crowd people with labelled keypoints, matched by
+``file_name``, score 1). Without it a top-down model takes the whole image as
+one box (as MMPose's ``inference_topdown``) and image ids are the numbers in
+the file names (or the image's position). The result ``score`` is MMPose's
 ``CocoMetric`` rescoring: box score × mean keypoint score above 0.2.
 """
 import argparse

@@ -154,8 +154,11 @@ def _blur(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
 
 def refine_dark(locs: np.ndarray, heatmaps: np.ndarray,
                 kernel: int) -> np.ndarray:
-    """DARK: one Newton step on the blurred log-heatmap at the integer maximum (central differences,
-    interior points 1 < x < W−2 and 1 < y < H−2 only, skipped where the Hessian is singular)."""
+    """DARK: one Newton step on the blurred log-heatmap at the integer maximum.
+
+    Central differences, interior points 1 < x < W−2 and 1 < y < H−2 only,
+    skipped where the Hessian is singular.
+    """
     N, K, H, W = heatmaps.shape
     logs = np.log(np.maximum(_blur(heatmaps, kernel), 1e-10))
     out = locs.copy()

@@ -36,8 +36,11 @@ def iteration_seed(seed: int, iteration: int) -> int:
 
 @HOOKS.register_module()
 class IterationSeedHook(Hook):
-    """Seed torch's generators with :func:`iteration_seed` (``runner.seed``, ``runner.iter``) before every
-    training iteration (config: ``custom_hooks = [dict(type='IterationSeedHook')]``)."""
+    """Seed torch's generators before every training iteration.
+
+    The seed is :func:`iteration_seed` (``runner.seed``, ``runner.iter``).
+    Config: ``custom_hooks = [dict(type='IterationSeedHook')]``.
+    """
 
     priority = 'VERY_HIGH'  # before any other hook of the iteration
 

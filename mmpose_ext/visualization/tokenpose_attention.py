@@ -1,7 +1,9 @@
-"""Keypoint-token attention maps of TokenPose (`TokenPose`, Li et al., ICCV 2021, Fig. 1/5): for one person
-crop, how much each keypoint token attends to each visual token (image patch)
-at chosen layers, drawn as a grid (rows = layers, columns = keypoints) of heat
-overlays on the crop.
+"""Keypoint-token attention maps of TokenPose.
+
+`TokenPose`, Li et al., ICCV 2021, Fig. 1/5: for one person crop, how much
+each keypoint token attends to each visual token (image patch) at chosen
+layers, drawn as a grid (rows = layers, columns = keypoints) of heat overlays
+on the crop.
 
 The overlays are MMEngine's ``Visualizer.draw_featmap`` — what MMPose's
 ``PoseLocalVisualizer`` uses to draw heatmaps — so colours and blending match
@@ -59,9 +61,10 @@ def draw_attention_grid(image: np.ndarray,
                         layers: Sequence[int],
                         keypoint_names: Sequence[str],
                         alpha: float = 0.5) -> np.ndarray:
-    """Grid of overlays: row = layer, column = keypoint, each cell the (H, W) RGB ``image`` with that
-    map (upsampled by ``draw_featmap``) blended in, labelled
-    ``L<layer> <keypoint>``.
+    """Grid of overlays: row = layer, column = keypoint.
+
+    Each cell is the (H, W) RGB ``image`` with that map (upsampled by
+    ``draw_featmap``) blended in, labelled ``L<layer> <keypoint>``.
 
     Returns: (L·H, K·W, 3) uint8 RGB.
     """

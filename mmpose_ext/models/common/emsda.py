@@ -189,17 +189,19 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence],
 
 
 class GatherSum(torch.autograd.Function):
-    """``out[m] = Σ_e weights[m, e] · value[index[m, e]]`` with a backward that does not go through
-    ``embedding_bag``'s (which builds the value gradient entry by entry after a
-    sort of its own).
+    """Gather-sum ``out[m] = Σ_e weights[m, e] · value[index[m, e]]``.
 
-    Backward: the value gradient is the transposed gather-sum, ``grad_value[r]
-        = Σ_{(m, e): index = r}
-    weights[m, e] ·
-    grad_out[m]``, run as one more ``embedding_bag`` over ``grad_out``: the entries sorted by row (one sort of the int32 indices), each value row a bag of the bags that read it. The weight gradient is ``<grad_out[m],
-    value[index[m, e]]>`` (ATen's per-sample-weights kernel, no (M·E, C) gather
-    materialised), taken in the same row-sorted order (the value rows read in
-    sequence). Not twice differentiable.
+    Its backward does not go through ``embedding_bag``'s (which builds the
+    value gradient entry by entry after a sort of its own).
+
+    Backward: the value gradient is the transposed gather-sum,
+    ``grad_value[r] = Σ_{(m, e): index = r} weights[m, e] · grad_out[m]``, run
+    as one more ``embedding_bag`` over ``grad_out``: the entries sorted by row
+    (one sort of the int32 indices), each value row a bag of the bags that
+    read it. The weight gradient is ``<grad_out[m], value[index[m, e]]>``
+    (ATen's per-sample-weights kernel, no (M·E, C) gather materialised), taken
+    in the same row-sorted order (the value rows read in sequence). Not twice
+    differentiable.
 
     Args (of ``apply``):
         value (Tensor): (R, C).
@@ -225,7 +227,8 @@ class GatherSum(torch.autograd.Function):
         flat = index.reshape(-1)
         grad_value = grad_weights = None
         # <grad[bag], table[idx]>
-        psw_backward = torch.ops.aten._embedding_bag_per_sample_weights_backward
+        psw_backward = (
+            torch.ops.aten._embedding_bag_per_sample_weights_backward)
         if ctx.needs_input_grad[0]:
             # entries grouped by the value row they read
             rows, order = flat.sort()
@@ -404,8 +407,9 @@ class EMSDA(BaseModule):
             Tensor: (B, Nq, H, C), float32 (float64 for float64 inputs).
         """
         exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        fn = emsda_sample_grid if self.sampler == 'grid' or (self.sampler == 'auto' and exporting) \
-            else emsda_sample_bag
+        fn = (
+            emsda_sample_grid if self.sampler == 'grid' or
+            (self.sampler == 'auto' and exporting) else emsda_sample_bag)
         with fp32_region(value.device):
             return fn(
                 at_least_fp32(value), spatial_shapes,
@@ -470,8 +474,11 @@ class EMSDA(BaseModule):
             normaliser = torch.tensor([[w, h] for h, w in sizes],
                                       dtype=torch.float32,
                                       device=query.device)
-            locations = at_least_fp32(reference_points)[:, :, None, :, None, :] + \
-                at_least_fp32(offsets) / normaliser[None, None, None, :, None, :]  # (B, Nq, H, L, P, 2)
+            # (B, Nq, H, L, P, 2)
+            locations = (
+                at_least_fp32(reference_points)[:, :, None, :, None, :] +
+                at_least_fp32(offsets) /
+                normaliser[None, None, None, :, None, :])
         # (B, Nq, H, C), float32
         sampled = self.sample(value, sizes, locations, weights)
         # per-head value projection of the sampled result only: head h uses

@@ -28,7 +28,8 @@ def _current_iteration() -> Optional[int]:
     try:
         from mmengine.logging import MessageHub
         return MessageHub.get_current_instance().get_info('iter')
-    except Exception:  # noqa: BLE001 - the iteration only decorates the message
+    # the iteration only decorates the message
+    except Exception:  # noqa: BLE001
         return None
 
 
@@ -94,10 +95,13 @@ def check_head(tensors: Mapping[str, Tensor],
                what: str,
                feats,
                hint: str = '') -> None:
-    """:func:`check_finite` for a head (one device sync); when it fails, the message also says whether the
-    features reaching the head (``feats``: a tensor, a tuple of levels, or
-    ``[feats, feats_flipped]``) were
-    already non-finite (look upstream: images, backbone, neck) or the head itself made them so."""
+    """:func:`check_finite` for a head (one device sync).
+
+    When it fails, the message also says whether the features reaching the
+    head (``feats``: a tensor, a tuple of levels, or ``[feats,
+    feats_flipped]``) were already non-finite (look upstream: images,
+    backbone, neck) or the head itself made them so.
+    """
     try:
         check_finite(tensors, owner, what, hint)
     except NonFiniteError as err:
@@ -118,8 +122,11 @@ def check_head(tensors: Mapping[str, Tensor],
 
 
 def check_instances(preds: Sequence, owner: str, feats) -> None:
-    """:func:`check_head` on a head's ``predict()`` result: the decoded ``keypoints`` (1, K, 2) and
-    ``keypoint_scores`` (1, K) of every instance (MMPose's ``InstanceData``, numpy), checked together."""
+    """:func:`check_head` on a head's ``predict()`` result.
+
+    The decoded ``keypoints`` (1, K, 2) and ``keypoint_scores`` (1, K) of
+    every instance (MMPose's ``InstanceData``, numpy), checked together.
+    """
     if not preds:
         return
     # (B, K, 2)

@@ -5,7 +5,8 @@
 distribution puts within ``±radius`` of the predicted mean, per axis, and
 multiplies the axes:
 
-    p_axis = ∫_{-a}^{a} Laplace(x; 0, σ) dx = 1 − exp(−a / σ),   score = weight · p_x · p_y
+    p_axis = ∫_{-a}^{a} Laplace(x; 0, σ) dx = 1 − exp(−a / σ),
+    score = weight · p_x · p_y
 
 σ and ``radius`` are in the same (normalised) units. Poseur's code uses
 ``radius = 0.2`` and weight 0.7 for reporting; RLE's own score ``1 − mean(σ)``

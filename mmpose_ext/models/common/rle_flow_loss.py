@@ -274,8 +274,10 @@ class RLEFlowLoss(nn.Module):
                 loss = loss + torch.log(
                     sigma * math.sqrt(2 * math.pi)) + 0.5 * error**2
             else:  # 'poseur'
-                loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + \
-                    torch.abs(target - pred) / (math.sqrt(2) * sigma + self.eps)
+                loss = (
+                    loss + torch.log(sigma * math.sqrt(2 * math.pi)) +
+                    torch.abs(target - pred) /
+                    (math.sqrt(2) * sigma + self.eps))
         if self.use_target_weight:
             if target_weight is None:
                 raise ValueError('RLEFlowLoss: use_target_weight=True but no '

@@ -399,6 +399,7 @@ class DynamicCoordinateClassifier(BaseModule):
             dim=-1)
 
     def extra_repr(self) -> str:
-        mode = f'static={self.static_size}' if self.static else f'bbox_padding={self.bbox_padding}'
+        mode = (f'static={self.static_size}'
+                if self.static else f'bbox_padding={self.bbox_padding}')
         return (f'num_keypoints={self.num_keypoints}, '
                 f'num_bins={self.num_bins}, {mode}, fast={self.fast}')

@@ -6,7 +6,8 @@ likelihood of the annotated keypoint under the predicted 1-D bin distributions,
 smoothed by a Laplace kernel whose scale σ is learned per keypoint and whose
 errors are normalised by the instance size √area. Per axis,
 
-    h_b = exp(−|t − c_b| / (√area · σ) / 2) / σ,     P = (Σ_b p_x,b · h_x,b) · (Σ_b p_y,b · h_y,b),
+    h_b = exp(−|t − c_b| / (√area · σ) / 2) / σ,
+    P = (Σ_b p_x,b · h_x,b) · (Σ_b p_y,b · h_y,b),
 
 and the loss is ``−log(P + 1e-4)`` weighted by visibility and averaged over
 instances and keypoints. It may be negative (P > 1 when σ is small): that is
@@ -133,7 +134,10 @@ class CoordMLELoss(nn.Module):
     def _loss(self, x_logits: Tensor, y_logits: Tensor, x_bins: Tensor,
               y_bins: Tensor, sigma: Tensor, targets: Tensor, weights: Tensor,
               areas: Optional[Tensor]) -> Tensor:
-        """:meth:`forward` on (at least) float32 inputs with autocast off, N > 0, finite logits and σ."""
+        """:meth:`forward` on (at least) float32 inputs with autocast off.
+
+        N > 0, finite logits and σ.
+        """
         N = x_logits.size(0)
         weights = weights.to(x_logits.dtype)  # (N, K)
         valid = weights > 0  # (N, K)

@@ -217,8 +217,8 @@ class RTMOSineCCHead(RTMOHead):
                     f'{kpts.size(1)} (set num_keypoints from the dataset '
                     'metainfo)')
         owner = type(self).__name__
-        cls_scores, bbox_preds, kpt_offsets, kpt_vis, pose_vecs = self.head_module(
-            feats)
+        (cls_scores, bbox_preds, kpt_offsets, kpt_vis,
+         pose_vecs) = self.head_module(feats)
         # decoding, assignment and losses in (at least) float32 under autocast
         # (B, P, num_classes)
         flatten_cls_scores = at_least_fp32(
@@ -359,7 +359,9 @@ class RTMOSineCCHead(RTMOHead):
                 feats: Features,
                 batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Predictions:
-        """MMPose's RTMO decoding: per image, score threshold (``score_thr``, default 0.01), top
+        """MMPose's RTMO decoding.
+
+        Per image, score threshold (``score_thr``, default 0.01), top
         ``nms_pre``, box NMS (``nms_thr``, default 1.0 = none), then the DCC on
         the kept points; boxes clipped to ``input_size`` afterwards.
 

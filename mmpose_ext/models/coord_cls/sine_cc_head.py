@@ -140,13 +140,16 @@ class SineCoordClsHead(BaseHead):
 
     def forward(self,
                 feats: Tuple[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Args: feats (tuple[Tensor]): multi-level features; the last, (B, C, h, w), is used.
+        """Run the head on the last feature level.
+
+        Args:
+            feats (tuple[Tensor]): multi-level features; the last, (B, C, h,
+                w), is used.
 
         Returns:
             tuple: x logits (B, K, Bx), y logits (B, K, By), keypoints (B, K,
-                2) normalised to [0, 1] of
-            ``input_size`` (MMPose's regression-head convention, O(1) values
-            for export checks), σ (B, K).
+            2) normalised to [0, 1] of ``input_size`` (MMPose's regression-head
+            convention, O(1) values for export checks), σ (B, K).
         """
         x = feats[-1]
         if tuple(x.shape[-2:]) != self.in_featuremap_size[::-1]:

@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 
 class NormInputLinear(nn.Linear):
-    """``y = W·x / ‖x‖ + b``: a Linear layer applied to the L2-normalised input (RLE's fc_coord)."""
+    """``y = W·x / ‖x‖ + b``: a Linear layer on the L2-normalised input.
+
+    RLE's fc_coord.
+    """
 
     def __init__(self,
                  in_features: int,

@@ -1,24 +1,26 @@
-"""PoseurHead: Poseur's coarse-to-fine regression head for MMPose 1.x top-down models.
+"""PoseurHead: Poseur's coarse-to-fine regression head for MMPose 1.x
+top-down models.
 
 `Poseur: Direct Human Pose Regression with Transformers` (Mao et al., ECCV
 2022); the official code (aim-uofa/Poseur, MMPose 0.28) is followed where it
 differs from the paper. Flow of one forward:
 
-    neck levels (B, C, h_l, w_l) ──► memory = feat + sine PE + level embedding,
-    flattened (B, S, C) lowest level ──► CoarseStage ──► coarse keypoints (B,
-    K, 2) + σ          [RLE loss, own flow] coarse keypoints (detached) [+
-    noisy groups in training] ──► KeypointEncoder ──► queries queries +
-    per-keypoint position embedding ──► PoseurQueryDecoder (EMSDA) ──►
-        coordinates + σ per decoder layer
-        [RLE loss, shared flow]
+    neck levels (B, C, h_l, w_l) ──► memory = feat + sine PE + level
+        embedding, flattened (B, S, C)
+    lowest level ──► CoarseStage ──► coarse keypoints (B, K, 2) + σ
+                                                  [RLE loss, own flow]
+    coarse keypoints (detached) [+ noisy groups in training]
+        ──► KeypointEncoder ──► queries
+    queries + per-keypoint position embedding ──► PoseurQueryDecoder (EMSDA)
+        ──► coordinates + σ per decoder layer     [RLE loss, shared flow]
 
 Inference keeps the clean group of the last layer. As the official code and its
 COCO configs, a keypoint's score is ``1 − mean(σ)``, and flip test averages the
 two predictions and their scores; ``score='laplace'`` scores by the Laplace
 integral of σ (:class:`~mmpose_ext.models.common.LaplaceIntegralScorer`) and
 ``flip_fusion='laplace'`` is the official ``type2`` fusion, weights ``p**5`` of
-the Laplace scores. K comes
-from ``num_keypoints`` or the dataset ``metainfo``; nothing assumes 17.
+the Laplace scores. K comes from ``num_keypoints`` or the dataset
+``metainfo``; nothing assumes 17.
 
 Mixed precision (fp16/bf16 autocast): the official code trains in fp16 with the
 decoder and the losses in float32. Here, by default (``fp32_decoder=True``), so
@@ -33,11 +35,10 @@ the RLE flow losses (:class:`~mmpose_ext.models.common.RLEFlowLoss`), the
 scores, flip fusion and decoding are float32.
 
 Non-finite values stop the step with a
-:class:`~mmpose_ext.models.common.NonFiniteError` naming the
-head: its outputs in ``loss`` (before the flows, with the cause: non-finite
-    features reaching the head,
-or the head itself), the loss terms at the end of ``loss``, the decoded
-keypoints and scores in ``predict``.
+:class:`~mmpose_ext.models.common.NonFiniteError` naming the head: its outputs
+in ``loss`` (before the flows, with the cause: non-finite features reaching
+the head, or the head itself), the loss terms at the end of ``loss``, the
+decoded keypoints and scores in ``predict``.
 """
 import contextlib
 from typing import Optional, Sequence, Tuple, Union

@@ -127,7 +127,10 @@ def _adapt_one(correction: nn.Module, correction_input: Tensor,
                uncorrected: Tensor, feedback: Callable[[Tensor], Tensor],
                root: Tensor, steps: int, lr: float, decay: float,
                optimizer: type, norm: str) -> Tuple[Tensor, Dict[str, Tensor]]:
-    """:func:`adapt_correction` for one instance: tensors (1, …), ``feedback(d)`` on (1, M, h, w)."""
+    """:func:`adapt_correction` for one instance.
+
+    Tensors (1, …), ``feedback(d)`` on (1, M, h, w).
+    """
     # a copy of C's weights: the module itself is never changed (the
     # per-instance reset)
     params = {

@@ -1,6 +1,8 @@
-"""Measurements for SCAI's evidence: true errors of the corrected keypoints next to SCAI's self-referential
-error (Kan et al., CVPR 2023 report a correlation of r = −0.84 between the two,
-with their sign convention).
+"""Measurements for SCAI's evidence.
+
+True errors of the corrected keypoints next to SCAI's self-referential error
+(Kan et al., CVPR 2023 report a correlation of r = −0.84 between the two, with
+their sign convention).
 
 The true error of a keypoint is the Euclidean distance between prediction and
 ground truth in the original image, divided by √(box area) — so one number is

@@ -3,7 +3,9 @@
 Φ and Γ are trained to regress target heatmaps; C is trained with
 
     L_C = a·L⁰ + b·L¹ + λ·(L¹ − L²),
-    L⁰ = ‖H̃_D − H_D*‖,  L¹ = ‖Γ(H_B, H_C, H̃_D) − H_A*‖,  L² = ‖Γ(H_B, H_C, Ĥ_D) − H_A*‖,
+    L⁰ = ‖H̃_D − H_D*‖,
+    L¹ = ‖Γ(H_B, H_C, H̃_D) − H_A*‖,
+    L² = ‖Γ(H_B, H_C, Ĥ_D) − H_A*‖,
 
 with the corrected H̃_D = Ĥ_D + C(Ĥ_D, e_s) and the uncorrected Φ output Ĥ_D
 (paper: a=0.85, b=0.65, λ=0.45). The paper writes ‖·‖ without saying which

@@ -146,7 +146,10 @@ class SCAIConvNet(BaseModule):
 
 @MODELS.register_module()
 class SCAIPredictionNet(SCAIConvNet):
-    """Φ: (H_A, H_B, H_C, f) of M chains → Ĥ_D; 13 layers by default (the paper's depth)."""
+    """Φ: (H_A, H_B, H_C, f) of M chains → Ĥ_D.
+
+    13 layers by default (the paper's depth).
+    """
 
     def __init__(self,
                  in_channels: int,
@@ -159,7 +162,10 @@ class SCAIPredictionNet(SCAIConvNet):
 
 @MODELS.register_module()
 class SCAIFeedbackNet(SCAIConvNet):
-    """Γ: (H_B, H_C, H_D, f) of M chains → Ĥ_A; 13 layers by default (the paper: same structure as Φ)."""
+    """Γ: (H_B, H_C, H_D, f) of M chains → Ĥ_A.
+
+    13 layers by default (the paper: same structure as Φ).
+    """
 
     def __init__(self,
                  in_channels: int,
@@ -172,8 +178,12 @@ class SCAIFeedbackNet(SCAIConvNet):
 
 @MODELS.register_module()
 class SCAICorrectionNet(SCAIConvNet):
-    """C: (Ĥ_D, e_s) of M chains → ΔH_D; 7 layers by default (the paper's depth), no image features, and
-    the last conv zero-initialised so that an untrained C leaves Φ's prediction unchanged."""
+    """C: (Ĥ_D, e_s) of M chains → ΔH_D.
+
+    7 layers by default (the paper's depth), no image features, and the last
+    conv zero-initialised so that an untrained C leaves Φ's prediction
+    unchanged.
+    """
 
     def __init__(self,
                  in_channels: int,

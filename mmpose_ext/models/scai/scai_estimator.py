@@ -1,6 +1,8 @@
-"""SCAIPoseEstimator: SCAI's prediction, feedback and correction networks on a frozen MMPose top-down
-heatmap model (`Self-Correctable and Adaptable Inference for Generalizable
-Human Pose Estimation`, Kan et al., CVPR 2023).
+"""SCAIPoseEstimator: SCAI's prediction, feedback and correction networks on a
+frozen MMPose top-down heatmap model.
+
+`Self-Correctable and Adaptable Inference for Generalizable Human Pose
+Estimation`, Kan et al., CVPR 2023.
 
 The wrapped model is any MMPose ``TopdownPoseEstimator`` whose head outputs K
 heatmaps and decodes them (``HeatmapHead`` and its relatives), built from its
@@ -273,8 +275,10 @@ class SCAIPoseEstimator(BaseModel):
         if self.feature_source == 'none':
             return 0
         if self.feature_source == 'head':
-            if not all(hasattr(head, n) for n in ('deconv_layers', 'conv_layers', 'final_layer')) or \
-                    not isinstance(head.final_layer, nn.Conv2d):
+            if (not all(
+                    hasattr(head, n)
+                    for n in ('deconv_layers', 'conv_layers', 'final_layer'))
+                    or not isinstance(head.final_layer, nn.Conv2d)):
                 raise TypeError(
                     "SCAIPoseEstimator: feature_source='head' needs a "
                     'HeatmapHead-like head '
@@ -383,7 +387,10 @@ class SCAIPoseEstimator(BaseModel):
 
     def feedback(self, nodes: Tensor, distal: Tensor,
                  f: Optional[Tensor]) -> Tensor:
-        """Γ: (H_B, H_C from ``nodes``, H_D = ``distal`` (B, M, h, w)) → Ĥ_A (B, M, h, w)."""
+        """Γ: (H_B, H_C from ``nodes``, H_D = ``distal``) → Ĥ_A.
+
+        ``distal`` and Ĥ_A are (B, M, h, w).
+        """
         bc = self.chains.gather(nodes, 'BC')  # (B, 2M, h, w)
         return self.gamma(
             interleave(self.chains.num_chains, bc, distal),
@@ -632,8 +639,11 @@ class SCAIPoseEstimator(BaseModel):
     def _corrected_heatmaps(self, inputs: Tensor, data_samples: SampleList,
                             adapt: bool
                             ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
-        """The frozen model's heatmaps (flip test as configured), the corrected ones (both (B, K, h, w),
-        float32: MMPose decodes with numpy, which has no bfloat16) and :meth:`correct`'s dict."""
+        """Frozen-model and corrected heatmaps, and :meth:`correct`'s dict.
+
+        The frozen model's heatmaps use flip test as configured; both are (B,
+        K, h, w), float32 (MMPose decodes with numpy, which has no bfloat16).
+        """
         heatmaps, f = self.base_heatmaps_flip(inputs, data_samples)
         with torch.no_grad():
             distal, info = self.correct(

@@ -186,8 +186,12 @@ class TokenPoseHead(HeatmapHead):
 
     def _encode(self, tokens: Tensor, pos: Tensor,
                 need_weights: bool) -> Tuple[Tensor, List[Optional[Tensor]]]:
-        """Args: tokens (B, K+N, D), pos (1, K+N, D). Returns: the output keypoint tokens (B, K, D) and each
-        layer's attention weights (B, M, K+N, K+N) (``None`` unless ``need_weights``)."""
+        """Run the transformer on the tokens.
+
+        Args: tokens (B, K+N, D), pos (1, K+N, D). Returns: the output keypoint
+        tokens (B, K, D) and each layer's attention weights (B, M, K+N, K+N)
+        (``None`` unless ``need_weights``).
+        """
         # (B, K+N, D)
         tokens, weights = self.transformer(tokens, pos, need_weights)
         return tokens[:, :self.out_channels], weights
@@ -231,17 +235,21 @@ class TokenPoseHead(HeatmapHead):
         feats: Tuple[Tensor],
         need_weights: bool = True
     ) -> Tuple[Tensor, List[Optional[Tensor]], Tuple[int, int]]:
-        """Like :meth:`forward`, also returning each layer's attention (B, M,
-        K+N, K+N) and the patch grid (h, w), so that ``attn[:, :, k,
-        K:].reshape(B, M, h, w)`` is keypoint k's attention over the image."""
+        """Like :meth:`forward`, also returning the attention and patch grid.
+
+        Each layer's attention is (B, M, K+N, K+N) and the patch grid (h, w),
+        so that ``attn[:, :, k, K:].reshape(B, M, h, w)`` is keypoint k's
+        attention over the image.
+        """
         x = feats[-1]  # (B, C, H, W)
         B, C, H, W = x.shape
-        if C * self.patch_size[0] * self.patch_size[
-                1] != self.patch_embed.in_features:
+        if (C * self.patch_size[0] * self.patch_size[1]
+                != self.patch_embed.in_features):
+            built_for = self.patch_embed.in_features // (
+                self.patch_size[0] * self.patch_size[1])
             raise ValueError(
                 f'TokenPoseHead: got {C} feature channels, built for '
-                f'{self.patch_embed.in_features // (self.patch_size[0] * self.patch_size[1])}'
-            )
+                f'{built_for}')
         grid = (H // self.patch_size[0], W // self.patch_size[1])
         visual = self.patch_embed(self.patchify(x))  # (B, N, D)
         keypoints = self.keypoint_tokens.expand(B, -1, -1)  # (B, K, D)
@@ -257,8 +265,11 @@ class TokenPoseHead(HeatmapHead):
         return heatmaps, weights, grid
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
-        """Args: feats: backbone/neck outputs; the last one (B, C, H, W) is used.
-        Returns: heatmaps (B, K, Hh, Wh), float32 (also under autocast)."""
+        """Predict heatmaps from the last feature map.
+
+        Args: feats: backbone/neck outputs; the last one (B, C, H, W) is used.
+        Returns: heatmaps (B, K, Hh, Wh), float32 (also under autocast).
+        """
         return self.forward_with_attention(feats, need_weights=False)[0]
 
     def _check_targets(self, batch_data_samples: OptSampleList) -> None:

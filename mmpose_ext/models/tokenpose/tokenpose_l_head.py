@@ -38,22 +38,24 @@ from .transformer import TokenPoseTransformer
 
 @MODELS.register_module()
 class TokenPoseLHead(TokenPoseHead):
-    """TokenPose-L: chained transformers whose keypoint tokens are concatenated before the heatmap MLP.
+    """TokenPose-L: chained transformers, keypoint tokens concatenated.
+
+    The keypoint tokens of the chained transformers are concatenated before
+    the heatmap MLP.
 
     Note:
         - batch size: B
         - keypoints: K (``out_channels``, or read from ``metainfo``: 17 for
           COCO, 14 for CrowdPose...)
-        - feature map: C × H × W (48 × 64 × 48 for HRNet-W48 at 256×192); patch
-          ph × pw; visual tokens
-          N = (H/ph)·(W/pw)
+        - feature map: C × H × W (48 × 64 × 48 for HRNet-W48 at 256×192);
+          patch ph × pw; visual tokens N = (H/ph)·(W/pw)
         - transformers: S = ``len(depth)`` (3), each ``depth[s]`` layers;
           embedding dims D
         - heatmap: Hh × Wh
 
-    Shapes: feats[-1] (B, C, H, W) → tokens (B, K+N, D) → per transformer (B,
-        K+N, D) → fused keypoint
-    tokens (B, K, S·D) → MLP → heatmaps (B, K, Hh, Wh).
+    Shapes: feats[-1] (B, C, H, W) → tokens (B, K+N, D) → per transformer
+    (B, K+N, D) → fused keypoint tokens (B, K, S·D) → MLP → heatmaps (B, K,
+    Hh, Wh).
 
     Args:
         in_channels (int): C of the last feature map (48 for HRNet-W48's first
@@ -139,8 +141,12 @@ class TokenPoseLHead(TokenPoseHead):
 
     def _encode(self, tokens: Tensor, pos: Tensor,
                 need_weights: bool) -> Tuple[Tensor, List[Optional[Tensor]]]:
-        """Args: tokens (B, K+N, D), pos (1, K+N, D). Returns: fused keypoint tokens (B, K, S·D) and the
-        attention weights of all S·depth layers in order (``None`` s unless ``need_weights``)."""
+        """Run the chained transformers and fuse their keypoint tokens.
+
+        Args: tokens (B, K+N, D), pos (1, K+N, D). Returns: fused keypoint
+        tokens (B, K, S·D) and the attention weights of all S·depth layers in
+        order (``None`` s unless ``need_weights``).
+        """
         K = self.out_channels
         keypoint_outs, weights = [], []
         for s, stage in enumerate(self.transformer):

@@ -67,8 +67,11 @@ class TokenAttention(BaseModule):
     def forward(self,
                 x: Tensor,
                 need_weights: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
-        """Args: x (B, N, D). Returns: output (B, N, D) and, if ``need_weights``, the softmaxed attention
-        (B, M, N, N) (rows = queries), else ``None``."""
+        """Multi-head self-attention.
+
+        Args: x (B, N, D). Returns: output (B, N, D) and, if ``need_weights``,
+        the softmaxed attention (B, M, N, N) (rows = queries), else ``None``.
+        """
         B, N, D = x.shape
         M = self.num_heads
         # (B, N, 3, M, d): [q | k | v], heads contiguous
@@ -124,7 +127,11 @@ class TokenPoseEncoderLayer(BaseModule):
     def forward(self,
                 x: Tensor,
                 need_weights: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
-        """Args: x (B, N, D). Returns: (B, N, D) and the attention weights (B, M, N, N) or ``None``."""
+        """One pre-norm transformer layer.
+
+        Args: x (B, N, D). Returns: (B, N, D) and the attention weights (B, M,
+        N, N) or ``None``.
+        """
         out, weights = self.attn(self.norm1(x), need_weights)
         x = x + out
         x = self.ffn(self.norm2(x), identity=x)
