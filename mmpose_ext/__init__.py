@@ -7,9 +7,9 @@ MMEngine's checkpoints hold (see ``checkpoint``).
 """
 # Importing the submodules registers their modules into MMPose's registries
 # (evaluation: BoxNormalizedPoseMetric and MeanPoseBaseline; runtime:
-# IterationSeedHook).
-from . import (checkpoint, codecs, datasets, evaluation, models, runtime,
-               visualization)
+# IterationSeedHook; resources: the ``mmpose_ext::`` scope in ``_base_``).
+from . import (checkpoint, codecs, datasets, evaluation, models, resources,
+               runtime, visualization)
 from .version import __version__
 
 __all__ = ['__version__']
