@@ -1,5 +1,7 @@
-"""The model index (model-index.yml and configs/*/metafile.yml, MMPose's
-model-index format), LICENSE and NOTICE.
+"""The model index, LICENSE and NOTICE.
+
+The model index is model-index.yml and configs/*/metafile.yml, in MMPose's
+model-index format.
 
 Every paper recipe under configs/{poseur,tokenpose,coord_cls,scai,rle} is in
 the index (or below in ``NOT_PAPER_MODELS``, with the reason), every entry

@@ -33,7 +33,8 @@ from mmengine.runner.checkpoint import \
 from mmpose.registry import MODELS
 from zoo import HEADS, OURS, make_tiny_dataset, runner_cfg
 
-import mmpose_ext.datasets.checks  # noqa: F401  (registers AnnotationCheckHook)
+# registers AnnotationCheckHook
+import mmpose_ext.datasets.checks  # noqa: F401
 from mmpose_ext.benchmark import ensure_hook, point_at_dataset
 from mmpose_ext.checkpoint import CheckpointError, load_checkpoint_strict
 from mmpose_ext.datasets.checks import AnnotationError
@@ -175,7 +176,8 @@ def _any(messages, *words) -> bool:
 
 
 def test_image_without_people_is_not_sampled(tiny, tmp_path):
-    """Top-down: an image with no annotated person gives no crop to train or test on; nothing else changes."""
+    """Top-down: an image with no annotated person gives no crop to train or
+    test on; nothing else changes."""
 
     def drop_first_image_people(coco):
         first = coco['images'][0]['id']
@@ -363,11 +365,10 @@ def test_annotations_of_another_keypoint_layout_are_an_error(crowd, tmp_path):
 
 @pytest.fixture(scope='module')
 def zoo(tiny, tmp_path_factory):
-    """Caches: ``zoo.cfg(name)`` the head's zoo config, ``zoo.model(name)`` its model (back at its initial
-    weights on every call),
-    ``zoo.batch(name, root, split, layout, batch_size)`` the first people of a
-    split,
-    through the config's pipeline and collate function."""
+    """Caches: ``zoo.cfg(name)`` the head's zoo config, ``zoo.model(name)`` its
+    model (back at its initial weights on every call), ``zoo.batch(name, root,
+    split, layout, batch_size)`` the first people of a split, through the
+    config's pipeline and collate function."""
     work = tmp_path_factory.mktemp('zoo')
 
     class Zoo:
@@ -398,7 +399,9 @@ def zoo(tiny, tmp_path_factory):
             if key not in self.datasets:
                 cfg = self.cfg(name)
                 point_at_dataset(cfg, root, layout, workers=0)
-                loader = cfg.train_dataloader if split == 'train' else cfg.test_dataloader
+                loader = (
+                    cfg.train_dataloader
+                    if split == 'train' else cfg.test_dataloader)
                 self.datasets[key] = Runner.build_dataloader(loader, seed=0)
             loader = self.datasets[key]
             return loader.collate_fn(
@@ -581,8 +584,9 @@ def test_nan_input_stops_testing_naming_the_head(name, zoo, tiny):
 
 @pytest.mark.parametrize('name', OURS)
 def test_keypoint_count_mismatch_stops_training_naming_it(name, zoo, crowd):
-    """A K = 17 config on CrowdPose data (14 keypoints): a ValueError that names both counts, not a shape
-    error deep in torch (MMPose's own heads: ``RuntimeError: The size of tensor a (17) must match ...``)."""
+    """A K = 17 config on CrowdPose data (14 keypoints): a ValueError that
+    names both counts, not a shape error deep in torch (MMPose's own heads:
+    ``RuntimeError: The size of tensor a (17) must match ...``)."""
     with pytest.raises(ValueError, match=r'(?s)(14.*17|17.*14)'):
         _loss(zoo.model(name), zoo.batch(name, crowd, layout='crowdpose'))
 
@@ -620,10 +624,10 @@ def test_batch_size_one(name, zoo, tiny):
 @pytest.mark.parametrize('name', OURS + ['mmpose-rle'])
 def test_keypoint_count_mismatch_through_the_runner_is_an_error_naming_both(
         name, crowd, tmp_path):
-    """With AnnotationCheckHook, a K = 17 model tested on 14-keypoint data stops before the first batch with
-    both counts, for every head: also those that otherwise stop in MMPose's
-    flip test with a bare
-    AssertionError (MMPose's RLEHead under RLE-flow, SCAI's heatmap base)."""
+    """With AnnotationCheckHook, a K = 17 model tested on 14-keypoint data
+    stops before the first batch with both counts, for every head: also those
+    that otherwise stop in MMPose's flip test with a bare AssertionError
+    (MMPose's RLEHead under RLE-flow, SCAI's heatmap base)."""
     with pytest.raises(
             AnnotationError, match=r'predicts 17 keypoints .* has 14'):
         _test(

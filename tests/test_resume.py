@@ -1,7 +1,8 @@
-"""Exact resume: training N iterations straight, and resuming at N/2 from the checkpoint MMEngine wrote there
-(``resume=True``, ``load_from`` = that checkpoint, as
-``tools/train.py --resume CKPT`` sets them) and training on to N, give the same
-weights (1e-6) on the CPU, seeded, for Poseur and MMPose's heatmap head.
+"""Exact resume: training N iterations straight, and resuming at N/2 from the
+checkpoint MMEngine wrote there (``resume=True``, ``load_from`` = that
+checkpoint, as ``tools/train.py --resume CKPT`` sets them) and training on to
+N, give the same weights (1e-6) on the CPU, seeded, for Poseur and MMPose's
+heatmap head.
 
 Poseur draws from torch's generator in the model (dropout, noisy reference
 groups), which MMEngine's resume does not restore (see

@@ -1,13 +1,16 @@
 """Every head of ours trains data-parallel in 2 CPU processes as a user would
 launch it:
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 -m mmpose_ext.tools.train CONFIG --launcher pytorch
+    python -m torch.distributed.run --standalone --nproc_per_node 2
+        -m mmpose_ext.tools.train CONFIG --launcher pytorch
 
-(MMPose's tools/train.py, which on a machine without an accelerator creates the gloo process group and gives
-MMDistributedDataParallel ``device_ids=None``, and the config's ``find_unused_parameters``: SCAI's stage 1
-needs it, as Φ and Γ train on alternating iterations). Each head: 2 iterations at 2 instances per process, a
-checkpoint from rank 0 that loads under ``weights_only=True``, and one validation whose results are collected
-from both processes (every held-out instance counted once).
+(MMPose's tools/train.py, which on a machine without an accelerator creates the
+gloo process group and gives MMDistributedDataParallel ``device_ids=None``, and
+the config's ``find_unused_parameters``: SCAI's stage 1 needs it, as Φ and Γ
+train on alternating iterations). Each head: 2 iterations at 2 instances per
+process, a checkpoint from rank 0 that loads under ``weights_only=True``, and
+one validation whose results are collected from both processes (every held-out
+instance counted once).
 """
 import json
 import os

@@ -1,7 +1,6 @@
-"""MeanPoseBaseline: the mean pose by hand on a tiny annotation file, its placement in boxes, its errors, and
-end to end through MMEngine's Runner.test() on the bundled COCO fixtures with
-CocoMetric and
-BoxNormalizedPoseMetric."""
+"""MeanPoseBaseline: the mean pose by hand on a tiny annotation file, its
+placement in boxes, its errors, and end to end through MMEngine's Runner.test()
+on the bundled COCO fixtures with CocoMetric and BoxNormalizedPoseMetric."""
 import json
 
 import numpy as np

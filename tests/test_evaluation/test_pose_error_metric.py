@@ -1,5 +1,6 @@
-"""BoxNormalizedPoseMetric: PCK equals MMPose's PCKAccuracy(norm_item='bbox') on perturbed real annotations;
-error, PCK and left/right swap rate on hand-derived cases; skipped instances; its clear errors."""
+"""BoxNormalizedPoseMetric: PCK equals MMPose's PCKAccuracy(norm_item='bbox')
+on perturbed real annotations; error, PCK and left/right swap rate on
+hand-derived cases; skipped instances; its clear errors."""
 import json
 
 import numpy as np
@@ -42,8 +43,9 @@ def _evaluate(samples, flip=FLIP5, **kwargs):
 
 
 def _coco_samples(coco_fixtures, noise, seed=0):
-    """Data samples from the bundled COCO annotations (14 people, K = 17), predictions = ground truth +
-    Gaussian noise of ``noise`` × box size; people without labelled keypoints included."""
+    """Data samples from the bundled COCO annotations (14 people, K = 17),
+    predictions = ground truth + Gaussian noise of ``noise`` × box size; people
+    without labelled keypoints included."""
     rng = np.random.default_rng(seed)
     anns = json.loads(
         (coco_fixtures / 'test_coco.json').read_text())['annotations']
@@ -107,10 +109,10 @@ def test_perfect_prediction():
 
 
 def test_left_right_exchanged():
-    """pred[k] = gt[flip[k]]: eyes 30 px off, shoulders 60 px off, nose exact; box size 200.
-    err/box = (0 + 30 + 30 + 60 + 60) / 5 / 200 = 0.18; PCK@0.1: nose only
-    (1/5);
-    PCK@0.2: nose and eyes (0.15 < 0.2), not shoulders (0.3) → 3/5; swap rate 1."""
+    """pred[k] = gt[flip[k]]: eyes 30 px off, shoulders 60 px off, nose exact;
+    box size 200. err/box = (0 + 30 + 30 + 60 + 60) / 5 / 200 = 0.18; PCK@0.1:
+    nose only (1/5); PCK@0.2: nose and eyes (0.15 < 0.2), not shoulders (0.3) →
+    3/5; swap rate 1."""
     res = _evaluate([_sample(GT5[FLIP5], GT5, [1] * 5, BOX5)])
     assert res['box_norm/err/box'] == pytest.approx(0.18)
     assert res['box_norm/PCK@0.1'] == pytest.approx(0.2)

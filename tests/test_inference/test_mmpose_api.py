@@ -12,10 +12,9 @@ the dataset metainfo, and run through
   a fixture image: K from the metainfo, finite scores, keypoints inside the
   crop, and the same numbers as the model's own ``test_step`` on a crop made
   here from the box with MMPose's warp matrix;
--
-  ``MMPoseInferencer(pose2d=..., pose2d_weights=..., det_model='whole_image')``:
-  the same numbers as ``inference_topdown`` on the whole image, the
-  visualisation and the prediction file written.
+- ``MMPoseInferencer(pose2d=..., pose2d_weights=...,
+  det_model='whole_image')``: the same numbers as ``inference_topdown`` on the
+  whole image, the visualisation and the prediction file written.
 
 The one-stage ``RTMOSineCCHead`` (RTMO-t config) goes through
 ``inference_bottomup`` and the inferencer's bottom-up path (no boxes).
@@ -43,7 +42,6 @@ from mmengine.structures import InstanceData
 from mmpose.apis import (MMPoseInferencer, inference_bottomup,
                          inference_topdown, init_model)
 from mmpose.datasets.transforms import TopdownAffine
-from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 from mmpose.structures.bbox import bbox_xyxy2cs, get_warp_matrix
 
@@ -309,10 +307,13 @@ def test_mmpose_inferencer_on_the_whole_image(name, ckpt_dir, tmp_path):
 
 
 def test_mmpose_1_3_inferencer_ignores_given_bboxes(ckpt_dir):
-    """MMPose 1.3.2's ``Pose2DInferencer.preprocess_single`` sets ``bboxes = []`` before using it, so boxes
-    given to the inferencer are dropped and the whole image is used. Given
-    boxes go through
-    ``inference_topdown`` (as ``mmpose_ext.tools.infer --bboxes`` does)."""
+    """MMPose 1.3.2's inferencer drops the boxes it is given.
+
+    Its ``Pose2DInferencer.preprocess_single`` sets ``bboxes = []`` before
+    using it, so boxes given to the inferencer are dropped and the whole image
+    is used. Given boxes go through ``inference_topdown`` (as
+    ``mmpose_ext.tools.infer --bboxes`` does).
+    """
     inferencer = MMPoseInferencer(
         pose2d=_config('sinecc'),
         pose2d_weights=_checkpoint_file('sinecc', str(ckpt_dir)),
@@ -321,8 +322,10 @@ def test_mmpose_1_3_inferencer_ignores_given_bboxes(ckpt_dir):
     out = next(inferencer(str(IMAGE), bboxes=[_boxes().tolist()]))
     (people, ) = out['predictions']
     h, w = cv2.imread(str(IMAGE)).shape[:2]
-    assert len(people) == 1 and np.allclose(people[0]['bbox'][0], [0, 0, w, h]), \
-        ('MMPose now honours bboxes=: update this test, the README and ' 'mmpose_ext.tools.infer')
+    assert (len(people) == 1
+            and np.allclose(people[0]['bbox'][0], [0, 0, w, h])), (
+                'MMPose now honours bboxes=: update this test, the README and '
+                'mmpose_ext.tools.infer')
 
 
 def test_mmpose_init_model_needs_cfg_options_for_a_wrapper_model():

@@ -55,7 +55,8 @@ def _compare(model, path, refs):
 
 @pytest.mark.parametrize('name', [*TOPDOWN, 'scai'])
 def test_runtime_equals_inference_topdown(name, tmp_path):
-    """SCAI: its corrected heatmaps without test-time adaptation (the adaptation is not in any graph)."""
+    """SCAI: its corrected heatmaps without test-time adaptation (the
+    adaptation is not in any graph)."""
     model, cfg = scai_model() if name == 'scai' else topdown_model(name)
     w, h = cfg.codec.input_size
     refs = reference(model, FILES)

@@ -14,7 +14,7 @@ import pytest
 import mmpose_ext_runtime as rt
 from mmpose_ext.deploy import (FORMAT_VERSION, build_metadata, export_onnx,
                                read_metadata)
-from ._models import ANN, FIXTURES, REPO, TOPDOWN, topdown_model
+from ._models import ANN, FIXTURES, REPO, topdown_model
 
 pytest.importorskip('onnxruntime')
 BLOCKED = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'mmpose',
@@ -24,11 +24,13 @@ BLOCKED = {BLOCKED!r}
 
 
 class _Blocked:
-    """Meta-path finder: importing any of BLOCKED (or a submodule) raises ImportError."""
+    """Meta-path finder: importing any of BLOCKED (or a submodule) raises
+    ImportError."""
 
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in BLOCKED:
-            raise ImportError(name + ' is blocked: the runtime must not need it')
+            raise ImportError(name +
+                              ' is blocked: the runtime must not need it')
         return None
 
 
@@ -115,8 +117,9 @@ def test_runs_where_torch_cannot_be_imported(exported, tmp_path):
 
 
 def test_detection_results_and_whole_image(exported, tmp_path):
-    """--bboxes with COCO detection results: every person detection is predicted, under its image id (from
-    the file name); without boxes a top-down model takes the whole image."""
+    """--bboxes with COCO detection results: every person detection is
+    predicted, under its image id (from the file name); without boxes a
+    top-down model takes the whole image."""
     det = FIXTURES / 'test_coco_det_AP_H_56.json'
     dets = [d for d in json.loads(det.read_text()) if d['category_id'] == 1]
     summary = rt.main([

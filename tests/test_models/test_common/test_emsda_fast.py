@@ -46,7 +46,8 @@ def test_bag_equals_grid_values_and_gradients_float64(P, spread):
 
 
 def test_power_of_two_bags_equal_grid():
-    """L·P·4 a power of two (the shift path of the backward): 2 levels × 4 points × 4 corners = 32."""
+    """L·P·4 a power of two (the shift path of the backward): 2 levels × 4
+    points × 4 corners = 32."""
     shapes = [(4, 3), (2, 2)]
     value = torch.randn(2, 16, 6, dtype=torch.float64, requires_grad=True)
     loc = (torch.rand(2, 3, 2, 2, 4, 2, dtype=torch.float64) * 1.3 -

@@ -9,14 +9,32 @@ from mmpose_ext.models.common.keypoint_count import resolve_num_keypoints
 COCO = dict(from_file='configs/_base_/datasets/coco.py')
 CROWDPOSE = dict(from_file='configs/_base_/datasets/crowdpose.py')
 
-HEADS = {  # type -> (config without K, attribute holding K)
-    'TokenPoseHead': (dict(in_channels=8, patch_size=(2, 2), heatmap_size=(6, 8), embed_dims=16, depth=1,
-                           num_heads=2), 'out_channels'),
-    'SineCoordClsHead': (dict(in_channels=8, input_size=(24, 32), in_featuremap_size=(3, 4), feat_channels=16,
-                              spe_channels=16, gau_cfg=None), 'num_keypoints'),
-    'PoseurHead': (dict(in_channels=16, num_levels=1, embed_dims=16, num_heads=2, num_points=1,
-                        num_decoder_layers=1, feedforward_channels=16, decoder=dict(
-                            type='RegressionLabel', input_size=(24, 32))), 'num_keypoints'),
+# type -> (config without K, attribute holding K)
+HEADS = {
+    'TokenPoseHead': (dict(
+        in_channels=8,
+        patch_size=(2, 2),
+        heatmap_size=(6, 8),
+        embed_dims=16,
+        depth=1,
+        num_heads=2), 'out_channels'),
+    'SineCoordClsHead': (dict(
+        in_channels=8,
+        input_size=(24, 32),
+        in_featuremap_size=(3, 4),
+        feat_channels=16,
+        spe_channels=16,
+        gau_cfg=None), 'num_keypoints'),
+    'PoseurHead': (dict(
+        in_channels=16,
+        num_levels=1,
+        embed_dims=16,
+        num_heads=2,
+        num_points=1,
+        num_decoder_layers=1,
+        feedforward_channels=16,
+        decoder=dict(type='RegressionLabel',
+                     input_size=(24, 32))), 'num_keypoints'),
 }
 
 

@@ -51,13 +51,15 @@ def test_equals_mmpose_rle_loss(q_distribution, use_target_weight,
     expected = theirs(pred, sigma, target,
                       weight if use_target_weight else None)
     got = ours(pred, sigma, target, weight if use_target_weight else None)
-    assert abs(got.item() - expected.item()) <= 1e-6 * max(1.0, abs(expected.item())), \
-        f'{got.item()} vs {expected.item()}'
+    assert (abs(got.item() - expected.item())
+            <= 1e-6 * max(1.0, abs(expected.item()))), (
+                f'{got.item()} vs {expected.item()}')
 
 
 def _identity_flow(loss: RLEFlowLoss) -> None:
-    """Zero the last layer of every s/t net: s = tanh(0) = 0 and t = 0, so the flow is the identity and
-    log G(ē) = log N(ē; μ, I) = −log(2π) − ‖ē − μ‖²/2."""
+    """Zero the last layer of every s/t net: s = tanh(0) = 0 and t = 0, so the
+    flow is the identity and log G(ē) = log N(ē; μ, I) = −log(2π) − ‖ē −
+    μ‖²/2."""
     for net in [*loss.flow_model.s, *loss.flow_model.t]:
         last = [m for m in net if isinstance(m, nn.Linear)][-1]
         nn.init.zeros_(last.weight)
@@ -110,10 +112,10 @@ def test_by_hand_poseur_variant(normalize, count):
 
 
 def _official_poseur_rle(pred, sigma, gt, weight, log_phi):
-    """The official ``RLELoss_poseur`` written from its formula (float64 numpy): with ``ē = (pred − gt)/σ``,
-    ``nf = log σ − log G(ē)``,
-    ``logQ = log(σ√(2π)) + |gt − pred| / (√2·σ + 1e-9)``, and
-    ``loss = Σ(nf·w + logQ·w) / (B·K')`` with K' the prediction's second dimension."""
+    """The official ``RLELoss_poseur`` written from its formula (float64
+    numpy): with ``ē = (pred − gt)/σ``, ``nf = log σ − log G(ē)``, ``logQ =
+    log(σ√(2π)) + |gt − pred| / (√2·σ + 1e-9)``, and ``loss = Σ(nf·w + logQ·w)
+    / (B·K')`` with K' the prediction's second dimension."""
     B, K = pred.shape[:2]
     nf = np.log(sigma) - log_phi[..., None]
     log_q = np.log(sigma * math.sqrt(2 * math.pi)) + np.abs(gt - pred) / (
@@ -245,8 +247,10 @@ def test_float32_island_under_autocast(dtype):
 @pytest.mark.parametrize('name', ['pred', 'sigma', 'target', 'target_weight'])
 @pytest.mark.parametrize('bad', [float('nan'), float('inf')])
 def test_non_finite_input_is_named_before_the_flow(name, bad):
-    """Before: a NaN prediction died in torch.distributions' argument check ("Expected value argument ... to
-    be within the support ... of the distribution MultivariateNormal"), naming neither the loss nor the input."""
+    """Before: a NaN prediction died in torch.distributions' argument check
+    ("Expected value argument ... to be within the support ... of the
+    distribution MultivariateNormal"), naming neither the loss nor the
+    input."""
     loss = RLEFlowLoss(use_target_weight=True)
     inputs = dict(
         zip(['pred', 'sigma', 'target', 'target_weight'], _inputs(N=2, K=5)))
@@ -282,7 +286,8 @@ def _rle_samples(N, K=5):
 
 @pytest.mark.parametrize('N', [1, 3])
 def test_with_mmpose_rle_head_at_batch_one(N):
-    """MMPose's RLEHead with RLEFlowLoss trains (loss, backward) and predicts (with flip test) at N = 1."""
+    """MMPose's RLEHead with RLEFlowLoss trains (loss, backward) and predicts
+    (with flip test) at N = 1."""
     torch.manual_seed(0)
     head = _rle_head()
     feats = (torch.randn(N, 8), )
@@ -302,12 +307,12 @@ def test_with_mmpose_rle_head_under_bf16():
     """RLEHead's forward in bf16 (its Linear under autocast) into RLEFlowLoss:
     a float32 loss close to the float32 model's.
 
-    bf16 keeps 8 significant bits (eps = 2^-7): pred and σ
-    logits carry relative errors ≤ eps/2, which move the loss (~|ē| + log σ
-    terms of O(1) per keypoint) by about that relative amount; we allow eps
-    (measured: ≤ 2e-3 over 5 seeds). MMPose's RLEHead.loss itself then fails
-    under CPU bf16 in its
-    accuracy step (``to_numpy`` of a bf16 tensor: numpy has no bfloat16), outside this loss.
+    bf16 keeps 8 significant bits (eps = 2^-7): pred and σ logits carry
+    relative errors ≤ eps/2, which move the loss (~|ē| + log σ terms of O(1)
+    per keypoint) by about that relative amount; we allow eps (measured: ≤ 2e-3
+    over 5 seeds). MMPose's RLEHead.loss itself then fails under CPU bf16 in
+    its accuracy step (``to_numpy`` of a bf16 tensor: numpy has no bfloat16),
+    outside this loss.
     """
     torch.manual_seed(0)
     head = _rle_head()

@@ -151,7 +151,8 @@ def _metafile(K: int) -> str:
 
 
 def tiny_model_cfg(K: int) -> dict:
-    """BottomupPoseEstimator: CSPNeXt (widen 0.125) → ChannelMapper (64 ch, strides 16/32) → our head."""
+    """BottomupPoseEstimator: CSPNeXt (widen 0.125) → ChannelMapper (64 ch,
+    strides 16/32) → our head."""
     return dict(
         type='BottomupPoseEstimator',
         data_preprocessor=dict(

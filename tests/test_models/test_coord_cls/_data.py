@@ -2,7 +2,6 @@
 through MMPose's top-down pipeline, for the coordinate-classification tests."""
 from pathlib import Path
 
-import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from mmpose.registry import DATASETS, MODELS

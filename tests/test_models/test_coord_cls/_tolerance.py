@@ -59,13 +59,15 @@ def expectation_bound(logit_dev: Tensor,
                       bins: Tensor,
                       kpts: Tensor,
                       eps: float = EPS32) -> Tensor:
-    """How far the softmax expectation x = Σ_b p_b c_b can move when every logit of a row moves by at most
-    Δ = max_b |logit_dev| (N, K, B): each p_b by a factor within [e^−2Δ, e^2Δ], so
-    |x' − x| ≤ Σ_b |p'_b − p_b| |c_b − x| ≤ (e^2Δ − 1) · MAD (exact, not first order), plus the decoding's own
+    """How far the softmax expectation x = Σ_b p_b c_b can move when every
+    logit of a row moves by at most Δ = max_b |logit_dev| (N, K, B): each p_b
+    by a factor within [e^−2Δ, e^2Δ], so |x' − x| ≤ Σ_b |p'_b − p_b| |c_b − x|
+    ≤ (e^2Δ − 1) · MAD (exact, not first order), plus the decoding's own
     float32 rounding, two sums of B positive terms (numerator and denominator):
     2 γ_B · max |c|.
 
-    ``probs`` (N, K, B), ``bins`` (N, B) or (B,), ``kpts`` (N, K) are the reference's; returns (N, K)."""
+    ``probs`` (N, K, B), ``bins`` (N, B) or (B,), ``kpts`` (N, K) are the
+    reference's; returns (N, K)."""
     delta = logit_dev.abs().amax(-1)  # (N, K)
     num_bins = probs.size(-1)
     decode = 2 * sum_atol(num_bins, float(bins.abs().max()), eps)

@@ -140,8 +140,8 @@ def test_float32_error_at_rtmo_s_shapes_is_mmposes_own():
     assert ours_err <= 1.25 * mmpose_err, (ours_err, mmpose_err)
 
     x_bins, y_bins = ours.bin_coords(boxes.double())
-    for axis, (logits, bins) in enumerate(
-        ((x_logits, x_bins), (y_logits, y_bins))):
+    axes = ((x_logits, x_bins), (y_logits, y_bins))
+    for axis, (logits, bins) in enumerate(axes):
         bound = expectation_bound(logits.double() - exact[axis],
                                   bin_softmax(exact[axis]), bins,
                                   exact[2][..., axis])

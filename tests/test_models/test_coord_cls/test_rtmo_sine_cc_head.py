@@ -77,7 +77,8 @@ def test_losses_equal_mmpose_rtmo_head(K, stage):
                 model=SimpleNamespace(head=head),
                 logger=MMLogger.get_current_instance())
             hook.before_train_epoch(runner)
-        assert ours.proxy_target_cc and ours.loss_mle.loss_weight == 5.0 and ours.loss_oks.loss_weight == 10.0
+        assert (ours.proxy_target_cc and ours.loss_mle.loss_weight == 5.0
+                and ours.loss_oks.loss_weight == 10.0)
     feats = _feats(len(samples), dtype=torch.float64)
     ref_losses = ref.loss(feats, samples)
     losses = ours.loss(feats, samples)
@@ -119,8 +120,8 @@ def test_predict_equals_mmpose_rtmo_head(K):
 
 @pytest.mark.parametrize('K', [17, 14])
 def test_forward_is_predicts_top_k_without_nms(K):
-    """forward (the exported graph) = predict with no threshold, no NMS and nms_pre = num_dets (boxes
-    before clipping)."""
+    """forward (the exported graph) = predict with no threshold, no NMS and
+    nms_pre = num_dets (boxes before clipping)."""
     _, samples = bottomup_batch(K)
     # batched vs per-image DCC: ~1e-15 apart
     _, ours = _pair(K, num_dets=20, dtype=torch.float64)
@@ -144,8 +145,9 @@ def test_forward_is_predicts_top_k_without_nms(K):
 
 
 def test_forward_keeps_every_grid_point_without_num_dets():
-    """num_dets=None: the graph returns all P grid points (sorted), i.e. predict's candidates before its
-    threshold and NMS, so thresholding and NMS after the graph keep the same people as predict."""
+    """num_dets=None: the graph returns all P grid points (sorted), i.e.
+    predict's candidates before its threshold and NMS, so thresholding and NMS
+    after the graph keep the same people as predict."""
     K = 17
     _, samples = bottomup_batch(K)
     _, ours = _pair(K, num_dets=None, dtype=torch.float64)
@@ -196,9 +198,9 @@ def test_onnx_export_matches_onnxruntime(tmp_path, opset):
     with torch.no_grad():
         refs = [t.numpy() for t in InferencePath(model).eval()(inputs)]
     assert len(outs) == 4  # boxes, scores, keypoints, keypoint scores
-    for name, o, r, prob in zip(
-        ('boxes', 'scores', 'keypoints', 'keypoint_scores'), outs, refs,
-        (False, True, False, True)):
+    names = ('boxes', 'scores', 'keypoints', 'keypoint_scores')
+    probability = (False, True, False, True)
+    for name, o, r, prob in zip(names, outs, refs, probability):
         assert o.shape == r.shape, name
         diff, tol = np.abs(o - r).max(), graph_atol(r, probability=prob)
         assert diff <= tol, (name, diff, tol,

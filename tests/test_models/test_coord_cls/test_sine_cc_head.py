@@ -1,5 +1,6 @@
-"""SineCoordClsHead: shapes with K=17/14 on the bundled data, both losses, flip-TTA, σ scores, errors,
-a batch of one, bf16 autocast, non-finite input, ONNX export, and overfitting a fixed batch."""
+"""SineCoordClsHead: shapes with K=17/14 on the bundled data, both losses,
+flip-TTA, σ scores, errors, a batch of one, bf16 autocast, non-finite input,
+ONNX export, and overfitting a fixed batch."""
 import math
 
 import numpy as np

@@ -1,5 +1,6 @@
-"""PoseurHead: K from the metainfo (COCO 17, CrowdPose 14), shapes, noisy groups, losses, flip fusion,
-and the decoder layer against mmcv's BaseTransformerLayer with mmcv's MSDA (the official layer)."""
+"""PoseurHead: K from the metainfo (COCO 17, CrowdPose 14), shapes, noisy
+groups, losses, flip fusion, and the decoder layer against mmcv's
+BaseTransformerLayer with mmcv's MSDA (the official layer)."""
 import pytest
 import torch
 from mmcv.cnn.bricks.transformer import BaseTransformerLayer
@@ -62,7 +63,8 @@ def test_loss_terms_are_the_flow_losses_of_every_layer_and_group(
         assert torch.allclose(losses[f'loss_dec{lid}'], expected)
     assert all(torch.isfinite(v) for v in losses.values())
     # the two flows are separate modules; the decoder layers share one
-    assert model.head.coarse_loss.flow_model is not model.head.decoder_loss.flow_model
+    assert (model.head.coarse_loss.flow_model
+            is not model.head.decoder_loss.flow_model)
 
 
 def test_loss_rejects_a_keypoint_mismatch(poseur_cfg, samples):
@@ -93,8 +95,9 @@ def test_groups_attend_only_within_themselves(poseur_cfg):
 
 
 def test_decoder_layer_equals_mmcv_base_transformer_layer():
-    """Our post-norm layer = mmcv's BaseTransformerLayer(self_attn, norm, cross_attn=MSDA, norm, ffn,
-    norm) per group (the official DetrTransformerDecoderLayer_grouped), weights copied, no dropout."""
+    """Our post-norm layer = mmcv's BaseTransformerLayer(self_attn, norm,
+    cross_attn=MSDA, norm, ffn, norm) per group (the official
+    DetrTransformerDecoderLayer_grouped), weights copied, no dropout."""
     torch.manual_seed(0)
     C, heads, L, P, B, K, G = 32, 4, 2, 2, 2, 5, 3
     ours = PoseurDecoderLayer(

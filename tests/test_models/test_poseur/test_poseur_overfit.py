@@ -85,7 +85,8 @@ def test_small_poseur_overfits_the_bundled_images(poseur_cfg, coco_fixtures,
 
 def test_crowdpose_images_train_a_14_keypoint_head(poseur_cfg,
                                                    crowdpose_fixtures):
-    """K = 14 from the CrowdPose metainfo; real CrowdPose crops give finite losses that a few steps lower."""
+    """K = 14 from the CrowdPose metainfo; real CrowdPose crops give finite
+    losses that a few steps lower."""
     model = MODELS.build(
         poseur_cfg(
             metainfo=dict(from_file='configs/_base_/datasets/crowdpose.py'),

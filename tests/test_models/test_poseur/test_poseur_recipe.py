@@ -25,7 +25,8 @@ def _transform(pipeline, name):
 def test_official_recipe(path):
     cfg = Config.fromfile(str(path))
     # fp16
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert (cfg.optim_wrapper.type == 'AmpOptimWrapper'
+            and cfg.optim_wrapper.loss_scale == 'dynamic')
     # official grad_clip=None
     assert cfg.optim_wrapper.get('clip_grad') is None
     opt = cfg.optim_wrapper.optimizer
@@ -37,7 +38,8 @@ def test_official_recipe(path):
             warmup.by_epoch) == ('LinearLR', 500, 0.001, False)
     assert (steps.type, steps.milestones, steps.gamma) == ('MultiStepLR',
                                                            [255, 310], 0.1)
-    assert cfg.train_cfg.max_epochs == 325 and cfg.train_dataloader.batch_size == 32
+    assert (cfg.train_cfg.max_epochs == 325
+            and cfg.train_dataloader.batch_size == 32)
     assert cfg.auto_scale_lr.base_batch_size == 256  # 32 x 8 GPUs
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
 
@@ -53,7 +55,8 @@ def test_official_recipe(path):
 
     head = cfg.model.head
     for loss in (head.loss_coarse, head.loss_decoder):
-        assert loss.normalize == 'keypoint' and loss.q_distribution == 'poseur' and loss.prior_mean == 0.5
+        assert (loss.normalize == 'keypoint'
+                and loss.q_distribution == 'poseur' and loss.prior_mean == 0.5)
     assert (head.init_scheme, head.fp32_decoder, head.score,
             head.flip_fusion) == ('official', True, 'rle', 'default')
     noise = head.noise_cfg

@@ -102,8 +102,8 @@ def test_autocast_is_close_to_float32(poseur_cfg, samples, dtype):
 @pytest.mark.parametrize('dtype', HALF)
 def test_losses_are_computed_in_float32_inside_autocast(
         poseur_cfg, samples, dtype):
-    """The loss terms PoseurHead returns under autocast are exactly the float32 RLE losses of its (float32)
-    outputs: the flows run with autocast off."""
+    """The loss terms PoseurHead returns under autocast are exactly the float32
+    RLE losses of its (float32) outputs: the flows run with autocast off."""
     head = _head(poseur_cfg).train()
     feats, data = _feats(), samples(2, K)
     losses = _loss(head, feats, data, dtype)

@@ -84,7 +84,8 @@ def test_kept_error_never_above_the_trained_one_and_switch(
 
 
 def test_adaptation_lowers_the_error_on_a_known_problem():
-    """Feedback = identity and root = a target map: adapting C must move H̃ towards the target."""
+    """Feedback = identity and root = a target map: adapting C must move H̃
+    towards the target."""
     torch.manual_seed(0)
     corr = MODELS.build(
         dict(

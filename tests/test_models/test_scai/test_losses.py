@@ -89,7 +89,8 @@ def test_correction_loss_weights_and_l2_norm():
 
 
 def test_consistency_term_moves_c_like_lambda_l1():
-    """L² does not depend on the corrected heatmap: ∂(λ(L¹−L²))/∂H̃ = λ·∂L¹/∂H̃."""
+    """L² does not depend on the corrected heatmap: ∂(λ(L¹−L²))/∂H̃ =
+    λ·∂L¹/∂H̃."""
     loss = MODELS.build(
         dict(type='SCAICorrectionLoss', a=0.0, b=0.0, lam=0.45))
     corrected = torch.rand(2, 3, 4, 5, requires_grad=True)

@@ -36,7 +36,8 @@ def test_builds_and_freezes_the_wrapped_model(coco_model):
     # stage 'phi_gamma'
     assert not any(p.requires_grad for p in model.correction.parameters())
     model.train()
-    assert model.phi.training and not model.base.training and not model.correction.training
+    assert (model.phi.training and not model.base.training
+            and not model.correction.training)
     model.eval()
 
 
@@ -189,7 +190,8 @@ def test_tensor_path_exports_to_onnx(coco_model, tmp_path):
 
 
 def test_phi_residual_starts_at_the_frozen_model(coco_batch):
-    """phi_residual: Φ and C both start at zero, so every keypoint equals MMPose's own prediction."""
+    """phi_residual: Φ and C both start at zero, so every keypoint equals
+    MMPose's own prediction."""
     model = _build(phi_residual=True).eval()
     data = model.data_preprocessor(copy.deepcopy(coco_batch), training=False)
     ours = model.predict(data['inputs'][:4],

@@ -160,8 +160,8 @@ def test_a_config_claiming_the_papers_recipe_has_it(cfgs, path):
     stage, variant_batch = STAGE_CONFIGS[path.name]
     cfg = cfgs[path.name]
     if CLAIM.search(comments):
-        assert variant_batch is None and cfg.train_dataloader.batch_size == PAPER[
-            stage]['batch_size']
+        assert (variant_batch is None and cfg.train_dataloader.batch_size
+                == PAPER[stage]['batch_size'])
     # a small-data variant says so, and names its batch
     if variant_batch is not None:
         assert DISCLAIMER.search(comments) and not CLAIM.search(comments)

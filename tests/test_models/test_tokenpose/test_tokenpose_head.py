@@ -1,7 +1,7 @@
-"""TokenPoseHead: its tokens and position embedding checked against independent computations, its heatmap
-path against MMPose's codec and loss on the bundled COCO (K=17) and CrowdPose
-(K=14) instances, its flip
-test by hand, and its error messages."""
+"""TokenPoseHead: its tokens and position embedding checked against independent
+computations, its heatmap path against MMPose's codec and loss on the bundled
+COCO (K=17) and CrowdPose (K=14) instances, its flip test by hand, and its
+error messages."""
 import math
 
 import numpy as np
@@ -110,8 +110,9 @@ def test_mlp_head_follows_official_width_rule():
 
 
 def test_loss_matches_mmpose_codec_and_mse_by_hand(fixture_batch):
-    """Targets from MMPose's MSRAHeatmap (GenerateTarget); loss = mean(w_k · (pred − target)²), the
-    unreduced MSE of KeypointMSELoss, computed by hand; the PCK accuracy is reported."""
+    """Targets from MMPose's MSRAHeatmap (GenerateTarget); loss = mean(w_k ·
+    (pred − target)²), the unreduced MSE of KeypointMSELoss, computed by hand;
+    the PCK accuracy is reported."""
     K = fixture_batch['num_keypoints']
     samples = fixture_batch['batch']['data_samples']
     head = _head(K=K).train()
@@ -130,7 +131,8 @@ def test_loss_matches_mmpose_codec_and_mse_by_hand(fixture_batch):
 
 
 def test_predict_flip_test_by_hand(fixture_batch):
-    """predict(flip_test) = decode((f(x) + mirror(f(x_flipped))[flip_indices]) / 2) with MMPose's codec."""
+    """predict(flip_test) = decode((f(x) + mirror(f(x_flipped))[flip_indices])
+    / 2) with MMPose's codec."""
     K = fixture_batch['num_keypoints']
     samples = fixture_batch['batch']['data_samples']
     flip_indices = samples[0].metainfo['flip_indices']

@@ -93,7 +93,8 @@ def test_codec_and_flip_test_are_darkpose(cfg):
         'sigma'] == 2
     assert codec.get('blur_kernel_size', 11) == 11
     assert _transform(cfg, 'GenerateTarget')['encoder'] == codec
-    assert cfg.model.test_cfg.flip_test and not cfg.model.test_cfg.shift_heatmap
+    assert (cfg.model.test_cfg.flip_test
+            and not cfg.model.test_cfg.shift_heatmap)
     assert cfg.model.head.loss == dict(
         type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5)
 

@@ -17,7 +17,8 @@ HALF = [torch.bfloat16, torch.float16]
 
 @pytest.fixture(scope='module')
 def coco(fixtures_root):
-    """The bundled COCO instances (K = 17): 64x48 crops with MSRAHeatmap targets (16x12)."""
+    """The bundled COCO instances (K = 17): 64x48 crops with MSRAHeatmap
+    targets (16x12)."""
     return load_batch(17, fixtures_root)
 
 

@@ -1,7 +1,8 @@
-"""TokenPose-L (TokenPoseLHead) and TokenPose-T (TokenPoseImageInput + TokenPoseHead): shapes for K = 17 and 14,
-the L head's forward against an independent loop over its layers with the
-official position-embedding rule,
-parameter counts against the paper / the official config, loss and predict on the bundled images, ONNX."""
+"""TokenPose-L (TokenPoseLHead) and TokenPose-T (TokenPoseImageInput +
+TokenPoseHead): shapes for K = 17 and 14, the L head's forward against an
+independent loop over its layers with the official position-embedding rule,
+parameter counts against the paper / the official config, loss and predict on
+the bundled images, ONNX."""
 import re
 from pathlib import Path
 
@@ -151,8 +152,8 @@ def test_t_is_the_pure_transformer_of_the_official_config():
     # official yaml header "580.3w"; we count 5,816,448
     assert abs(params / 1e6 - 5.803) < 0.02, params
     head = model.head
-    assert head.patch_embed.in_features == 3 * 16 * 12 and head.transformer.layers[
-        0].attn.num_heads == 16
+    assert (head.patch_embed.in_features == 3 * 16 * 12
+            and head.transformer.layers[0].attn.num_heads == 16)
     assert [
         m.out_features for m in head.mlp_head
         if isinstance(m, torch.nn.Linear)

@@ -48,8 +48,8 @@ def load_batch(num_keypoints: int, fixtures_root: Path) -> dict:
 
 
 def small_model_cfg(num_keypoints: int, **head_kwargs) -> dict:
-    """A tiny TopdownPoseEstimator: TokenPoseStem (1/4, 32 ch) → TokenPoseHead (2×2 patches of the 16×12
-    map = 48 visual tokens)."""
+    """A tiny TopdownPoseEstimator: TokenPoseStem (1/4, 32 ch) → TokenPoseHead
+    (2×2 patches of the 16×12 map = 48 visual tokens)."""
     head = dict(
         type='TokenPoseHead',
         in_channels=32,
