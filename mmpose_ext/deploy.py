@@ -46,13 +46,13 @@ heatmap is flat (random weights): float32 rounding (onnxruntime vs PyTorch,
 ~1e-6) can then move a keypoint by pixels. Flip test is never in the graph.
 
 Metadata (``metadata_props``, JSON strings, keys below :data:`META_PREFIX`,
-    schema :data:`FORMAT_VERSION`):
-``format_version``, ``model`` (kind, head, decoding family, decoded or not),
-``preprocess`` (input size, mean/std, bgr_to_rgb), ``affine`` (MMPose's
-top-down crop convention), ``codec``, ``score``, ``dataset`` (keypoint names,
-skeleton links and colours, flip indices), ``outputs`` (names and layout) and,
-for the one-stage head, ``postprocess`` (score threshold, NMS IoU).
-:func:`read_metadata` reads them back.
+schema :data:`FORMAT_VERSION`): ``format_version``, ``model`` (kind, head,
+decoding family, decoded or not), ``preprocess`` (input size, mean/std,
+bgr_to_rgb), ``affine`` (MMPose's top-down crop convention), ``codec``,
+``score``, ``dataset`` (keypoint names, skeleton links and colours, flip
+indices), ``outputs`` (names and layout) and, for the one-stage head,
+``postprocess`` (score threshold, NMS IoU). :func:`read_metadata` reads them
+back.
 """
 import json
 import warnings

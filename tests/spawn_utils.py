@@ -5,11 +5,10 @@ Destroying a ``ProcessGroupGloo`` (``destroy_process_group``, or at interpreter
 exit through a DDP reducer that still holds it) locks its work mutex while
 holding the GIL; its run-loop thread may at that moment be freeing a finished
 work item whose thread-local state decrefs a Python object, which needs the
-GIL. Measured in a fresh
-clone: the SCAI DDP test's second worker hung there for good (gdb: main thread
-    in ``~ProcessGroupGloo`` waiting
-on the mutex, ``pt_gloo_runloop`` in ``~ThreadLocalState`` waiting on the GIL),
-and ``mp.spawn`` with it.
+GIL. Measured in a fresh clone: the SCAI DDP test's second worker hung there
+for good (gdb: main thread in ``~ProcessGroupGloo`` waiting on the mutex,
+``pt_gloo_runloop`` in ``~ThreadLocalState`` waiting on the GIL), and
+``mp.spawn`` with it.
 """
 import faulthandler
 import os

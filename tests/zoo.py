@@ -6,8 +6,8 @@ The models are the synthetic configs' own (EfficientNet-Lite0 + each method's
 neck and head, unchanged); only the data is pointed at a tiny generated
 dataset, the schedule at a few iterations, and the ImageNet initialisation is
 kept (it is read from the installed wheel, no network). MMPose's own heads ride
-along as
-references: whatever we require of ours, we check whether MMPose's do it too.
+along as references: whatever we require of ours, we check whether MMPose's do
+it too.
 """
 import copy
 from pathlib import Path

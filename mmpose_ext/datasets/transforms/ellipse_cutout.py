@@ -3,14 +3,14 @@ uses it.
 
 `AID: Pushing the Performance Boundary of Human Pose Estimation with
 Information Dropping Augmentation` (Huang et al., arXiv:2008.07139) drops
-information by blanking image regions; `Poseur` (Mao et al., ECCV
-2022) trains its HRNet-W48 384×288 model with such a cutout after the affine
-      crop. The parameters follow
-the official Poseur pipeline (its ``Cutout`` with the defaults its config
-uses): with probability ``prob``, ``num_patches`` ellipses are set to 0, each
-centred uniformly in the crop, with semi-axes ``radius_factor · (1 + u) · W``
-for independent ``u ~ U(0, 1)`` per axis, where W is the crop's width (both
-axes scale with the width). Written here from that description.
+information by blanking image regions; `Poseur` (Mao et al., ECCV 2022) trains
+its HRNet-W48 384×288 model with such a cutout after the affine crop. The
+parameters follow the official Poseur pipeline (its ``Cutout`` with the
+defaults its config uses): with probability ``prob``, ``num_patches`` ellipses
+are set to 0, each centred uniformly in the crop, with semi-axes
+``radius_factor · (1 + u) · W`` for independent ``u ~ U(0, 1)`` per axis, where
+W is the crop's width (both axes scale with the width). Written here from that
+description.
 """
 from typing import Dict
 

@@ -73,11 +73,10 @@ class RTMOSineCCHead(RTMOHead):
         bbox_padding (float): Boxes are expanded by it before the DCC places
             its bins. Defaults to 1.25.
         num_dets (int, optional): D, detections returned by ``forward`` (the
-            exported graph). Defaults to
-            100. None keeps every grid point (D = P), so that a graph with
-                 threshold and NMS after it keeps
-            the same people as :meth:`predict`, which also considers every
-            point above its threshold.
+            exported graph). Defaults to 100. None keeps every grid point (D =
+            P), so that a graph with threshold and NMS after it keeps the same
+            people as :meth:`predict`, which also considers every point above
+            its threshold.
         **kwargs: Everything else of MMPose's ``RTMOHead`` (featmap_strides,
             assigner, prior_generator, overlaps_power, proxy_target_cc,
             loss_cls, loss_bbox, loss_oks, loss_vis, loss_bbox_aux, ...).

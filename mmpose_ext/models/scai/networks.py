@@ -10,9 +10,8 @@ f enters. Ours (all configurable): 3×3 convolutions of ``width`` channels with
 BatchNorm + ReLU between them and a plain conv last; f (the frozen model's
 features) is reduced by a 1×1 conv to ``feat_proj_channels``, resized
 bilinearly to the heatmap size and concatenated to the heatmaps. All M chains
-go through one network at
-once: chain m's input heatmaps are input channels ``m·P … m·P+P−1`` and its
-    output is channel m.
+go through one network at once: chain m's input heatmaps are input channels
+``m·P … m·P+P−1`` and its output is channel m.
 """
 from typing import Optional
 
