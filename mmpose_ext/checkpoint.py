@@ -147,8 +147,11 @@ class KeyMismatch:
         return bool(self.missing or self.unexpected or self.shapes)
 
     def describe(self, first: int = 5) -> str:
-        """``'3 missing keys (a, b, c), 1 shape mismatch (k: checkpoint (17,
-        64) vs model (14, 64))'``."""
+        """Summarise the mismatch in one line.
+
+        For example ``'3 missing keys (a, b, c), 1 shape mismatch (k:
+        checkpoint (17, 64) vs model (14, 64))'``.
+        """
 
         def listed(items: Sequence[str]) -> str:
             more = f', ... {len(items) - first} more' if len(

@@ -351,8 +351,10 @@ def _sampler(flat: Tensor, x: Tensor, y: Tensor, H: int, W: int):
 
 
 def _heatmap_decode(heatmaps: Tensor, scale_factor) -> Tuple[Tensor, Tensor]:
-    """MMPose's ``get_heatmap_maximum`` + ``refine_keypoints`` + ``×
-    scale_factor`` in tensor ops."""
+    """MMPose's heatmap decoding in tensor ops.
+
+    ``get_heatmap_maximum`` + ``refine_keypoints`` + ``× scale_factor``.
+    """
     B, K, H, W = heatmaps.shape
     flat, x, y, vals = _heatmap_maximum(heatmaps)
     at = _sampler(flat, x, y, H, W)

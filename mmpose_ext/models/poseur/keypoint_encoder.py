@@ -50,8 +50,9 @@ def sine_encode_points(points: Tensor,
 
 
 class KeypointEncoder(nn.Module):
-    """Content queries from reference points: ``LN(Linear(cat[PE(p), PE(clip(p,
-    0, 1))]))``.
+    """Content queries from reference points.
+
+    ``LN(Linear(cat[PE(p), PE(clip(p, 0, 1))]))``.
 
     Args:
         embed_dims (int): Query width C (the sine encoding has C/2 frequencies

@@ -15,12 +15,11 @@ from mmpose.registry import MODELS
 
 
 def _official_rle(pred, sigma, gt, weight, log_phi):
-    """Official ``RLELoss_poseur``: ``Σ((log σ − log G(ē))·w + (log(σ√(2π)) +
+    """Official ``RLELoss_poseur``, float64 numpy.
 
-    |gt − pred|/(√2σ + 1e-9))·w)`` divided by B·K', K' the prediction's
-    keypoint slots (K coarse, G·K per decoder layer).
-
-    float64 numpy.
+    ``Σ((log σ − log G(ē))·w + (log(σ√(2π)) + |gt − pred|/(√2σ + 1e-9))·w)``
+    divided by B·K', K' the prediction's keypoint slots (K coarse, G·K per
+    decoder layer).
     """
     B, K = pred.shape[:2]
     nf = np.log(sigma) - log_phi[..., None]
