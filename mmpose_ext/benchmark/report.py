@@ -81,7 +81,8 @@ def _table(groups: Dict[str, List[dict]], columns) -> List[str]:
                 f'| {name} | failed: '
                 f"{failed[0]['error'].strip().splitlines()[-1][:120]} |")
             continue
-        note = f' ({len(failed)} of {len(rows)} seeds failed)' if failed else ''
+        note = (f' ({len(failed)} of {len(rows)} seeds failed)'
+                if failed else '')
         lines.append(f'| {name}{note} | ' +
                      ' | '.join(_cell(rows, k, f) for k, _, f in keys) + ' |')
     return lines

@@ -3,21 +3,30 @@ the budget with MMEngine's Runner (validating on the way for a learning curve),
 test it on the held-out generated split, the real fixtures and (when generated)
 the shifted split, measure it, and write the report; repeat for every seed.
 
-A config may carry a ``benchmark`` dict for methods that are not one plain training run (SCAI) or that are
-also tested another way on the same trained weights (ablations)::
+A config may carry a ``benchmark`` dict for methods that are not one plain
+training run (SCAI) or that are also tested another way on the same trained
+weights (ablations)::
 
     benchmark = dict(
-        wraps='td-hm_effnet-lite0_synthetic-128x96',    # model.base_checkpoint = that row's trained weights
-        stages=[{'model.train_cfg.stage': 'phi_gamma'},  # the budget is split evenly over the stages, each a
-                {'model.train_cfg.stage': 'correction',  # dotted-key override of the config; a stage starts
-                 'optim_wrapper.optimizer.lr': 4.1e-4}], # from the previous stage's weights
-        test_variants={                                  # extra rows, the same weights tested otherwise:
-            '+TTA': dict(test_cfg=dict(adapt=dict(enable=True))),          # model.test_cfg updated
-            '+score 1-σ': dict(decoder=dict(type='RegressionLabel', ...))})  # model.head.decoder rebuilt
+        # model.base_checkpoint = that row's trained weights
+        wraps='td-hm_effnet-lite0_synthetic-128x96',
+        # the budget is split evenly over the stages, each a dotted-key
+        # override of the config; a stage starts from the previous stage's
+        # weights
+        stages=[{'model.train_cfg.stage': 'phi_gamma'},
+                {'model.train_cfg.stage': 'correction',
+                 'optim_wrapper.optimizer.lr': 4.1e-4}],
+        # extra rows, the same weights tested otherwise:
+        test_variants={
+            # model.test_cfg updated
+            '+TTA': dict(test_cfg=dict(adapt=dict(enable=True))),
+            # model.head.decoder rebuilt
+            '+score 1-σ': dict(decoder=dict(type='RegressionLabel', ...))})
 
 (variants apply in their order, each on top of the previous ones).
 
-``wraps`` names a config benchmarked earlier in the same run and seed (its file stem).
+``wraps`` names a config benchmarked earlier in the same run and seed (its
+file stem).
 """
 import copy
 import logging
@@ -279,7 +288,8 @@ def order_by_dependencies(configs: Sequence[str]) -> List[str]:
         try:
             cfg = Config.fromfile(str(config_path(config)))
             wraps[config] = (cfg.get('benchmark') or {}).get('wraps')
-        except Exception:  # noqa: BLE001 - a broken config is reported when it is benchmarked
+        except Exception:  # noqa: BLE001
+            # a broken config is reported when it is benchmarked
             wraps[config] = None
     ordered: List[str] = []
 
@@ -337,7 +347,8 @@ def run_benchmark(configs: Sequence[str],
         workers=workers,
         num_val_shifted=num_val_shifted)
     gen_s = time.perf_counter() - t0
-    budget = f'{iters} iterations' if iters is not None else f'{minutes} minutes of training'
+    budget = (f'{iters} iterations'
+              if iters is not None else f'{minutes} minutes of training')
     meta = dict(
         command=command,
         budget=budget,
@@ -357,7 +368,8 @@ def run_benchmark(configs: Sequence[str],
         results.append(
             no_skill_row(ordered[0], data_root, real_root, layout,
                          out_dir / 'no_skill'))
-    except Exception:  # noqa: BLE001 - reported in the table like a failing config
+    except Exception:  # noqa: BLE001
+        # reported in the table like a failing config
         results.append(dict(name='no skill', error=traceback.format_exc()))
     paths = write_report(results, meta, out_dir)
     for seed in seeds:
@@ -369,7 +381,8 @@ def run_benchmark(configs: Sequence[str],
                                             layout, workers, batch_size,
                                             latency_repeats, latency_batches,
                                             trained, num_evals)
-            except Exception:  # noqa: BLE001 - one broken config must not lose the others' results
+            except Exception:  # noqa: BLE001
+                # one broken config must not lose the others' results
                 print_log(
                     f'benchmark of {config} (seed {seed}) '
                     f'failed:\n{traceback.format_exc()}',

@@ -1,16 +1,21 @@
 """Train and compare pose models under the same budget on generated data; write
 tables and plots.
 
-    python -m mmpose_ext.tools.benchmark --configs configs/synthetic/*_synthetic-128x96.py \
+    python -m mmpose_ext.tools.benchmark \
+        --configs configs/synthetic/*_synthetic-128x96.py \
         --budget-minutes 20 --seeds 0 1 --evals 8 --out outputs/benchmark \
-        [--num-train 4000 --num-val 200 --num-val-shifted 100] [--layout coco|crowdpose]
+        [--num-train 4000 --num-val 200 --num-val-shifted 100] \
+        [--layout coco|crowdpose]
 
-Generates (once) a synthetic dataset, trains each config for the same number of iterations or minutes of
-training time with MMEngine's Runner (GPU when there is one), validating ``--evals`` times on the way for a
-learning curve, tests it with MMPose's CocoMetric and our BoxNormalizedPoseMetric on the held-out generated
-split, the real images in data/fixtures and (with ``--num-val-shifted``) the shifted split, measures
-parameters, FLOPs and CPU latency (batch 1 and 32), adds the no-skill row (the training mean pose in every
-box) and writes OUT/results.json, OUT/results.md, OUT/learning_curves.png and OUT/pck_vs_latency.png.
+Generates (once) a synthetic dataset, trains each config for the same number
+of iterations or minutes of training time with MMEngine's Runner (GPU when
+there is one), validating ``--evals`` times on the way for a learning curve,
+tests it with MMPose's CocoMetric and our BoxNormalizedPoseMetric on the
+held-out generated split, the real images in data/fixtures and (with
+``--num-val-shifted``) the shifted split, measures parameters, FLOPs and CPU
+latency (batch 1 and 32), adds the no-skill row (the training mean pose in
+every box) and writes OUT/results.json, OUT/results.md,
+OUT/learning_curves.png and OUT/pck_vs_latency.png.
 """
 import argparse
 import shlex

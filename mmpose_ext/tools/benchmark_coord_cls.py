@@ -1,16 +1,19 @@
 """Benchmark the coordinate-classification modules against their MMPose
 counterparts, in the same run.
 
-    python -m mmpose_ext.tools.benchmark_coord_cls [--instances 32 128] [--repeats 30] [--threads 1]
+    python -m mmpose_ext.tools.benchmark_coord_cls \
+        [--instances 32 128] [--repeats 30] [--threads 1]
 
-1. ``DynamicCoordinateClassifier`` vs MMPose's ``DCC`` (``rtmo_head.py``) at RTMO-s shapes (pose vector
-   256, K 17, 128 channels, 192×256 bins, sine dims 128, GAU s 128), same weights: inference forward
-   (no grad) and training forward + backward. Ratio = ours / MMPose (< 1: ours faster).
-2. ``SineCoordClsHead`` vs MMPose's ``SimCCHead`` on the same ResNet-50 at 256×192 (heads as in the two
-   COCO configs), and vs ``RTMCCHead`` on RTMPose-s's CSPNeXt-s: head-only and backbone + head latency.
+1. ``DynamicCoordinateClassifier`` vs MMPose's ``DCC`` (``rtmo_head.py``) at
+   RTMO-s shapes (pose vector 256, K 17, 128 channels, 192×256 bins, sine
+   dims 128, GAU s 128), same weights: inference forward (no grad) and
+   training forward + backward. Ratio = ours / MMPose (< 1: ours faster).
+2. ``SineCoordClsHead`` vs MMPose's ``SimCCHead`` on the same ResNet-50 at
+   256×192 (heads as in the two COCO configs), and vs ``RTMCCHead`` on
+   RTMPose-s's CSPNeXt-s: head-only and backbone + head latency.
 
-Timings are medians of interleaved repeats (A, B, A, B, ...) after warm-up, so that load changes on a
-shared machine hit both sides alike.
+Timings are medians of interleaved repeats (A, B, A, B, ...) after warm-up,
+so that load changes on a shared machine hit both sides alike.
 """
 import argparse
 import statistics

@@ -1,24 +1,29 @@
 """CPU latency of each exportable head: ONNX Runtime against PyTorch eager,
 same network, same inputs.
 
-    python -m mmpose_ext.tools.benchmark_onnx [--configs CONFIG ...] [--batches 1 32] [--threads 1 2]
-        [--repeats 20] [--warmup 3] [--opset 17] [--out DIR]
+    python -m mmpose_ext.tools.benchmark_onnx [--configs CONFIG ...] \
+        [--batches 1 32] [--threads 1 2] [--repeats 20] [--warmup 3] \
+        [--opset 17] [--out DIR]
 
-For each config (default: every method's synthetic config, 128x96 on EfficientNet-Lite0, and RTMO-t with our
-one-stage head at 416x416) the model is built as MMEngine's runner initialises it (the ImageNet Lite0 from its
-wheel; no download), exported with :func:`mmpose_ext.deploy.export_onnx` (the raw network graph: backbone →
-neck → ``head.forward``, dynamic batch) and checked with :func:`mmpose_ext.deploy.check_onnx` (max |ONNX −
-PyTorch| on a batch of two). Then, per thread count T and batch B, on one random batch:
+For each config (default: every method's synthetic config, 128x96 on
+EfficientNet-Lite0, and RTMO-t with our one-stage head at 416x416) the model
+is built as MMEngine's runner initialises it (the ImageNet Lite0 from its
+wheel; no download), exported with :func:`mmpose_ext.deploy.export_onnx` (the
+raw network graph: backbone → neck → ``head.forward``, dynamic batch) and
+checked with :func:`mmpose_ext.deploy.check_onnx` (max |ONNX − PyTorch| on a
+batch of two). Then, per thread count T and batch B, on one random batch:
 
-- eager: ``model(inputs, None, mode='tensor')`` under ``torch.no_grad()`` (MMPose's tensor mode: what is exported),
-  ``torch.set_num_threads(T)``;
-- ORT: an ``InferenceSession`` on the CPU provider with ``intra_op_num_threads = T``, ``inter_op_num_threads =
-  1``, all graph optimisations;
+- eager: ``model(inputs, None, mode='tensor')`` under ``torch.no_grad()``
+  (MMPose's tensor mode: what is exported), ``torch.set_num_threads(T)``;
+- ORT: an ``InferenceSession`` on the CPU provider with
+  ``intra_op_num_threads = T``, ``inter_op_num_threads = 1``, all graph
+  optimisations;
 
-``--warmup`` untimed runs of each, then ``--repeats`` timed runs alternating eager and ORT (so that a load change
-on a shared machine hits both), and the medians. The table's ratio is ORT / eager (below 1: ONNX Runtime is
-faster). Decoding (codecs, flip test, NMS) is outside both timings. Prints a markdown table; with ``--out``
-also writes ``benchmark_onnx.{json,md}`` there.
+``--warmup`` untimed runs of each, then ``--repeats`` timed runs alternating
+eager and ORT (so that a load change on a shared machine hits both), and the
+medians. The table's ratio is ORT / eager (below 1: ONNX Runtime is faster).
+Decoding (codecs, flip test, NMS) is outside both timings. Prints a markdown
+table; with ``--out`` also writes ``benchmark_onnx.{json,md}`` there.
 """
 import argparse
 import json
@@ -104,7 +109,8 @@ def _session(path, threads: int):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     return ort.InferenceSession(
         str(path), options, providers=['CPUExecutionProvider'])
 

@@ -1,19 +1,24 @@
 """Poseur speed on CPU, as ratios against the MMPose/mmcv counterparts measured
 in the same run.
 
-    python -m mmpose_ext.tools.benchmark_poseur [--threads 1] [--repeats 3] [--train-batch 8] [--r18-step]
+    python -m mmpose_ext.tools.benchmark_poseur [--threads 1] [--repeats 3] \
+        [--train-batch 8] [--r18-step]
 
-1. EMSDA vs mmcv's ``MultiScaleDeformableAttention`` (its pure-PyTorch path on CPU; with CUDA, its
-   kernel too), forward + backward at Poseur-R50 shapes: B = 8 and 32, Nq = 17 × 4 (clean + 3 noisy
-   groups), C = 256, 8 heads, 4 points, levels 64×48, 32×24, 16×12, 8×6 (256×192 input).
-2. Poseur-R50 (configs/poseur) vs MMPose's RLE-R50 (same ResNet-50 backbone): inference at batch 1 and
-   32 (``mode='tensor'``, no flip) and one training step (loss + backward + AdamW step).
-3. ``--r18-step``: the training step of both with a ResNet-18 backbone at 128×96, batch 32 (issue 16's
-   setting; Poseur's neck and RLE's head take ResNet-18's widths).
+1. EMSDA vs mmcv's ``MultiScaleDeformableAttention`` (its pure-PyTorch path
+   on CPU; with CUDA, its kernel too), forward + backward at Poseur-R50
+   shapes: B = 8 and 32, Nq = 17 × 4 (clean + 3 noisy groups), C = 256,
+   8 heads, 4 points, levels 64×48, 32×24, 16×12, 8×6 (256×192 input).
+2. Poseur-R50 (configs/poseur) vs MMPose's RLE-R50 (same ResNet-50
+   backbone): inference at batch 1 and 32 (``mode='tensor'``, no flip) and
+   one training step (loss + backward + AdamW step).
+3. ``--r18-step``: the training step of both with a ResNet-18 backbone at
+   128×96, batch 32 (issue 16's setting; Poseur's neck and RLE's head take
+   ResNet-18's widths).
 
-The two variants of every row run alternately, ``repeats`` times each after a warm-up, so that a load
-change on a shared machine hits both. Prints median seconds and ratios (ours / theirs); goals from the
-issues: EMSDA ≤ 0.25×, inference ≤ 1.1× at batch 1, training step ≤ 1.5×.
+The two variants of every row run alternately, ``repeats`` times each after a
+warm-up, so that a load change on a shared machine hits both. Prints median
+seconds and ratios (ours / theirs); goals from the issues: EMSDA ≤ 0.25×,
+inference ≤ 1.1× at batch 1, training step ≤ 1.5×.
 """
 import argparse
 import statistics

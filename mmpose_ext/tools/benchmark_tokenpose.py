@@ -2,15 +2,19 @@
 MMPose's SimpleBaseline ResNet-50 heatmap model, all at 256×192 and built from
 their configs (random weights).
 
-    python -m mmpose_ext.tools.benchmark_tokenpose [--runs 20] [--threads 2] [--models s-v1 r50]
+    python -m mmpose_ext.tools.benchmark_tokenpose [--runs 20] [--threads 2] \
+        [--models s-v1 r50]
 
-Parameters count everything the model holds: for B and L/D24 that includes the fuse layers of MMPose's last
-stage-3 HRNet module into branches 1-2, which reach no output (0.15 M / 0.33 M; see their configs).
+Parameters count everything the model holds: for B and L/D24 that includes
+the fuse layers of MMPose's last stage-3 HRNet module into branches 1-2,
+which reach no output (0.15 M / 0.33 M; see their configs).
 
-FLOPs are MMEngine's ``FlopAnalyzer`` count of the inference path (backbone → neck → head.forward, no
-flip test); like fvcore and the papers' tables, one multiply-add counts as one FLOP. Latency: batch 1,
-``torch.set_num_threads(threads)``, median of ``runs`` forwards after 3 warm-ups, the models timed
-round-robin; compare models only within one run (the ratio column is vs SimpleBaseline-R50 in that run).
+FLOPs are MMEngine's ``FlopAnalyzer`` count of the inference path (backbone
+→ neck → head.forward, no flip test); like fvcore and the papers' tables, one
+multiply-add counts as one FLOP. Latency: batch 1,
+``torch.set_num_threads(threads)``, median of ``runs`` forwards after 3
+warm-ups, the models timed round-robin; compare models only within one run
+(the ratio column is vs SimpleBaseline-R50 in that run).
 """
 import argparse
 import statistics

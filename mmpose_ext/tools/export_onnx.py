@@ -2,15 +2,20 @@
 with ``--decode`` the head's decoding too) to a self-describing ONNX file and
 check it against onnxruntime.
 
-    python -m mmpose_ext.tools.export_onnx CONFIG [--checkpoint CKPT] [--out model.onnx] [--opset 17] [--decode]
+    python -m mmpose_ext.tools.export_onnx CONFIG [--checkpoint CKPT] \
+        [--out model.onnx] [--opset 17] [--decode]
 
-Works for any of our top-down configs (Poseur needs opset >= 16 for ``GridSample``) and the one-stage
-RTMO-style configs. The file's ``metadata_props`` describe the input, crop, codec, score rule and skeleton
-(``mmpose_ext.deploy``), so ``python -m mmpose_ext_runtime model.onnx IMAGES`` runs it with numpy, OpenCV and
-onnxruntime alone. With ``--decode`` the graph outputs keypoints in crop pixels and scores (one-stage: the
-instances kept by the score threshold and NMS); DARK/UDP codecs stay raw (a warning says so). The
-checkpoint is loaded strictly (``mmpose_ext.checkpoint.CheckpointError`` lists the keys that do not match).
-Prints the max |ONNX − PyTorch| on a random batch of two; exits non-zero above ``--tol``.
+Works for any of our top-down configs (Poseur needs opset >= 16 for
+``GridSample``) and the one-stage RTMO-style configs. The file's
+``metadata_props`` describe the input, crop, codec, score rule and skeleton
+(``mmpose_ext.deploy``), so ``python -m mmpose_ext_runtime model.onnx
+IMAGES`` runs it with numpy, OpenCV and onnxruntime alone. With ``--decode``
+the graph outputs keypoints in crop pixels and scores (one-stage: the
+instances kept by the score threshold and NMS); DARK/UDP codecs stay raw (a
+warning says so). The checkpoint is loaded strictly
+(``mmpose_ext.checkpoint.CheckpointError`` lists the keys that do not match).
+Prints the max |ONNX − PyTorch| on a random batch of two; exits non-zero
+above ``--tol``.
 """
 import argparse
 import sys
@@ -59,7 +64,9 @@ def main(argv=None) -> float:
         cfg.model.backbone.init_cfg = None
     # a mismatched checkpoint is an error
     model = init_model_strict(cfg, args.checkpoint, device='cpu')
-    w, h = cfg.codec.input_size if 'codec' in cfg else cfg.model.test_cfg.input_size
+    w, h = (
+        cfg.codec.input_size
+        if 'codec' in cfg else cfg.model.test_cfg.input_size)
     path = export_onnx(
         model,
         args.out,

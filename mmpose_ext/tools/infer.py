@@ -1,28 +1,39 @@
 """Keypoints on pictures from a trained model, through MMPose's own inference
 API and visualizer.
 
-    python -m mmpose_ext.tools.infer CONFIG CHECKPOINT IMAGE_OR_DIR [--bboxes COCO_DET_JSON] [--out DIR]
-        [--device cpu] [--score-thr 0.3] [--kpt-thr 0.3] [--det-cat-id 1] [--no-vis] [--cfg-options K=V ...]
+    python -m mmpose_ext.tools.infer CONFIG CHECKPOINT IMAGE_OR_DIR \
+        [--bboxes COCO_DET_JSON] [--out DIR] [--device cpu] \
+        [--score-thr 0.3] [--kpt-thr 0.3] [--det-cat-id 1] [--no-vis] \
+        [--cfg-options K=V ...]
 
-Top-down models (Poseur, TokenPose, SineCC, RLE, SCAI, MMPose's heads) take their boxes from a COCO detection
-results file (``--bboxes``: a list of ``{image_id, bbox: [x, y, w, h], score, category_id}``), whose image ids
-are matched to the images' numeric file stems (``000000000785.jpg`` is image 785); without one, each whole
-image is the box. One-stage models (``BottomupPoseEstimator``, e.g. RTMO with ``RTMOSineCCHead``) need no
-boxes. The predictions go through ``mmpose.apis.inference_topdown`` / ``inference_bottomup``; the skeletons
-are drawn by MMPose's ``PoseLocalVisualizer`` into ``OUT/vis/`` and the people are written as COCO keypoint
-results to ``OUT/predictions.json``: ``image_id``, ``category_id``, ``keypoints`` (x, y, score triplets in
-image pixels) and ``score``, scored as the config's ``CocoMetric`` does (``score_mode``, default
-``'bbox_keypoint'``: the box score times the mean of the keypoint scores above ``keypoint_score_thr``, 0.2;
-RTMO's configs: ``'bbox'``), without its OKS NMS. Without ``--bboxes`` the image ids are the numeric file
-stems when every image has one, else the file order (0, 1, ...); ``OUT/image_ids.json`` maps file → id.
+Top-down models (Poseur, TokenPose, SineCC, RLE, SCAI, MMPose's heads) take
+their boxes from a COCO detection results file (``--bboxes``: a list of
+``{image_id, bbox: [x, y, w, h], score, category_id}``), whose image ids are
+matched to the images' numeric file stems (``000000000785.jpg`` is image
+785); without one, each whole image is the box. One-stage models
+(``BottomupPoseEstimator``, e.g. RTMO with ``RTMOSineCCHead``) need no boxes.
+The predictions go through ``mmpose.apis.inference_topdown`` /
+``inference_bottomup``; the skeletons are drawn by MMPose's
+``PoseLocalVisualizer`` into ``OUT/vis/`` and the people are written as COCO
+keypoint results to ``OUT/predictions.json``: ``image_id``, ``category_id``,
+``keypoints`` (x, y, score triplets in image pixels) and ``score``, scored as
+the config's ``CocoMetric`` does (``score_mode``, default
+``'bbox_keypoint'``: the box score times the mean of the keypoint scores
+above ``keypoint_score_thr``, 0.2; RTMO's configs: ``'bbox'``), without its
+OKS NMS. Without ``--bboxes`` the image ids are the numeric file stems when
+every image has one, else the file order (0, 1, ...); ``OUT/image_ids.json``
+maps file → id.
 
-``--score-thr`` drops people whose detection score is below it (detection file boxes; a one-stage model's
-instance score, after the model's own ``test_cfg.score_thr``; whole-image boxes score 1). ``--kpt-thr`` only
-hides low-scoring keypoints in the drawings. The checkpoint is loaded strictly (a checkpoint of another model
-is a ``CheckpointError`` listing the keys); its ``meta.dataset_meta`` wins over the config's, as in MMPose's
-``init_model``. Configs without a top-level ``data_mode`` (ours under ``configs/synthetic``) get it from the
-model type. Errors (missing checkpoint, no images, a detection file matching no image) exit with status 2 and
-one line saying what is wrong.
+``--score-thr`` drops people whose detection score is below it (detection
+file boxes; a one-stage model's instance score, after the model's own
+``test_cfg.score_thr``; whole-image boxes score 1). ``--kpt-thr`` only hides
+low-scoring keypoints in the drawings. The checkpoint is loaded strictly (a
+checkpoint of another model is a ``CheckpointError`` listing the keys); its
+``meta.dataset_meta`` wins over the config's, as in MMPose's ``init_model``.
+Configs without a top-level ``data_mode`` (ours under ``configs/synthetic``)
+get it from the model type. Errors (missing checkpoint, no images, a
+detection file matching no image) exit with status 2 and one line saying
+what is wrong.
 """
 import argparse
 import json

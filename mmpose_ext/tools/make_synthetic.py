@@ -1,12 +1,15 @@
 """Generate the synthetic human-keypoint dataset (COCO format, K=17; or
 CrowdPose's K=14).
 
-    python -m mmpose_ext.tools.make_synthetic --out data/synthetic --num-train 3000 --num-val 300 \
+    python -m mmpose_ext.tools.make_synthetic --out data/synthetic \
+        --num-train 3000 --num-val 300 \
         [--seed 0] [--layout coco|crowdpose] [--workers 2]
 
-Writes ``OUT/{train,val}/*.jpg``, ``OUT/annotations/person_keypoints_{train,val}.json``, the simulated
-detections ``OUT/annotations/person_detections_{train,val}.json`` and ``OUT/meta.json`` (parameters and
-images per second); ``--preview docs/x.png`` also draws the first train images with their skeletons (MMPose's
+Writes ``OUT/{train,val}/*.jpg``,
+``OUT/annotations/person_keypoints_{train,val}.json``, the simulated
+detections ``OUT/annotations/person_detections_{train,val}.json`` and
+``OUT/meta.json`` (parameters and images per second); ``--preview
+docs/x.png`` also draws the first train images with their skeletons (MMPose's
 visualizer). The same seed gives the same files.
 """
 import argparse

@@ -1,17 +1,23 @@
 """SCAI on the bundled COCO images: base model → Φ/Γ → C → AP without/with
 test-time adaptation.
 
-    python -m mmpose_ext.tools.scai_evidence [--base-epochs 300] [--pg-epochs 100] [--c-epochs 60]
-                                             [--work-dir outputs/scai_evidence]
+    python -m mmpose_ext.tools.scai_evidence [--base-epochs 300] \
+        [--pg-epochs 100] [--c-epochs 60] \
+        [--work-dir outputs/scai_evidence]
 
-1. trains the frozen model (configs/scai/td-hm_res18-s16_1xb8-300e_fixtures-64x48.py, MMPose's heatmap
-   recipe with a ResNet-18 from scratch) with MMEngine's runner;
-2. trains SCAI's Φ and Γ (scai-pg_…) and then C (scai-c_…) on it, through the runner;
-3. evaluates with MMPose's CocoMetric: the frozen model, SCAI without and with test-time adaptation;
-4. measures the distal keypoints' true errors and their correlation with the self-referential error.
+1. trains the frozen model
+   (configs/scai/td-hm_res18-s16_1xb8-300e_fixtures-64x48.py, MMPose's
+   heatmap recipe with a ResNet-18 from scratch) with MMEngine's runner;
+2. trains SCAI's Φ and Γ (scai-pg_…) and then C (scai-c_…) on it, through
+   the runner;
+3. evaluates with MMPose's CocoMetric: the frozen model, SCAI without and
+   with test-time adaptation;
+4. measures the distal keypoints' true errors and their correlation with the
+   self-referential error.
 
-Training and evaluation use the same 4 images (14 people, 12 with keypoints): these numbers say whether the
-pieces work together, not how SCAI generalises. Prints a JSON summary and writes it to the work dir.
+Training and evaluation use the same 4 images (14 people, 12 with keypoints):
+these numbers say whether the pieces work together, not how SCAI
+generalises. Prints a JSON summary and writes it to the work dir.
 """
 import argparse
 import json

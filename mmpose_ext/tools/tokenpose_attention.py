@@ -1,11 +1,13 @@
 """Save a PNG grid of TokenPose's keypoint-token attention over one person crop
 at chosen layers.
 
-    python -m mmpose_ext.tools.tokenpose_attention CONFIG IMAGE --checkpoint CKPT \
-        [--bbox X1 Y1 X2 Y2] [--layers 0 5 11] [--out attention.png]
+    python -m mmpose_ext.tools.tokenpose_attention CONFIG IMAGE \
+        --checkpoint CKPT [--bbox X1 Y1 X2 Y2] [--layers 0 5 11] \
+        [--out attention.png]
 
-Rows are layers, columns keypoints (names from the dataset metainfo); each cell is the crop with that
-keypoint token's head-averaged attention over the image patches blended in (MMPose's heatmap overlay).
+Rows are layers, columns keypoints (names from the dataset metainfo); each
+cell is the crop with that keypoint token's head-averaged attention over the
+image patches blended in (MMPose's heatmap overlay).
 """
 import argparse
 from pathlib import Path

@@ -2,15 +2,19 @@
 under torchrun.
 
     python -m mmpose_ext.tools.train CONFIG [MMPose's train.py arguments]
-    python -m torch.distributed.run --nproc_per_node 2 -m mmpose_ext.tools.train CONFIG --launcher pytorch
+    python -m torch.distributed.run --nproc_per_node 2 \
+        -m mmpose_ext.tools.train CONFIG --launcher pytorch
 
-The arguments are MMPose's own: this runs the ``tools/train.py`` installed with MMPose (its
-``parse_args``, ``merge_args`` and ``main``). Whenever MMEngine can set up the run itself (no launcher, or
-an accelerator) MMPose's ``main`` runs unchanged. Only with ``--launcher pytorch`` on a machine where
-MMEngine would train on the CPU, where MMEngine's ``init_dist`` fails at ``torch.cuda.set_device``, it
-creates the gloo process group first and gives MMDistributedDataParallel ``device_ids=None``
-(:mod:`mmpose_ext.runtime.distributed`); the Runner then trains as under MMPose's script (same config
-merging, ``DefaultSampler`` per rank, ``DistSamplerSeedHook``, checkpoints from rank 0).
+The arguments are MMPose's own: this runs the ``tools/train.py`` installed
+with MMPose (its ``parse_args``, ``merge_args`` and ``main``). Whenever
+MMEngine can set up the run itself (no launcher, or an accelerator) MMPose's
+``main`` runs unchanged. Only with ``--launcher pytorch`` on a machine where
+MMEngine would train on the CPU, where MMEngine's ``init_dist`` fails at
+``torch.cuda.set_device``, it creates the gloo process group first and gives
+MMDistributedDataParallel ``device_ids=None``
+(:mod:`mmpose_ext.runtime.distributed`); the Runner then trains as under
+MMPose's script (same config merging, ``DefaultSampler`` per rank,
+``DistSamplerSeedHook``, checkpoints from rank 0).
 """
 import gc
 import runpy
@@ -23,7 +27,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-import mmpose_ext  # noqa: F401  (registers our modules and the weights_only allow-list for --resume)
+# registers our modules and the weights_only allow-list for --resume
+import mmpose_ext  # noqa: F401
 from mmpose_ext.runtime import (cpu_model_wrapper_cfg, init_cpu_process_group,
                                 trains_on_cpu)
 

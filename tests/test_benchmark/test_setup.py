@@ -21,10 +21,10 @@ def test_point_at_dataset_and_budget(repo_root, tmp_path):
     assert train.dataset.type == test.dataset.type == 'CrowdPoseDataset'
     assert train.dataset.data_root == test.dataset.data_root == str(
         tmp_path.resolve())
-    assert train.dataset.ann_file.endswith(
-        'person_keypoints_train.json'
-    ) and train.dataset.data_prefix.img == 'train/'
-    assert test.dataset.bbox_file is None and test.dataset.data_prefix.img == 'val/'
+    assert (train.dataset.ann_file.endswith('person_keypoints_train.json')
+            and train.dataset.data_prefix.img == 'train/')
+    assert (test.dataset.bbox_file is None
+            and test.dataset.data_prefix.img == 'val/')
     assert train.batch_size == test.batch_size == 4 and train.num_workers == 0
     coco, box = cfg.test_evaluator
     assert coco['iou_type'] == 'keypoints_crowd' and coco['prefix'] == box[
@@ -141,7 +141,8 @@ def test_time_budget_validates_on_the_way_and_does_not_count_validation():
     hook.start -= 75.0
     for i in range(5):
         hook.after_train_iter(runner, 2 + i)
-    assert runner.val_loop.runs == 4 and runner.train_loop.stop_training is True
+    assert (runner.val_loop.runs == 4
+            and runner.train_loop.stop_training is True)
 
 
 def test_learning_curve_hook_records_metrics_and_validation_time():
