@@ -47,8 +47,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
+from mmpose_ext.resources import package_root
+
 PACKAGE = 'mmpose_ext'
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = package_root()
+# The source checkout: projects/ and configs/ are read from it, not from the
+# installed package.
 REPO = PACKAGE_DIR.parent
 PROJECTS = ('coord_cls', 'poseur', 'scai', 'tokenpose')
 # The name of the source in generated text (``mmpose_ext`` itself must not
