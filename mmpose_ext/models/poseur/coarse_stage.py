@@ -11,6 +11,8 @@ from typing import Tuple
 
 from torch import Tensor, nn
 
+from ..common.precision import at_least_fp32
+
 
 class NormInputLinear(nn.Linear):
     """``y = W·x / ‖x‖ + b``: a Linear layer on the L2-normalised input.
@@ -57,12 +59,13 @@ class CoarseStage(nn.Module):
 
     def forward(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
         """(B, C, h, w) → coordinates (B, K, 2) and σ (B, K, 2) in (0, 1), both
-        float32 (under autocast the two Linear layers run in half precision,
-        their outputs and the sigmoid in float32)."""
+        float32 or wider (under autocast the two Linear layers run in half
+        precision, their outputs and the sigmoid in float32)."""
         x = feat.mean(dim=(2, 3))  # (B, C): global average pool
         # (B, K, 2)
-        coords = self.fc_coord(x).float().reshape(-1, self.num_keypoints, 2)
+        coords = at_least_fp32(self.fc_coord(x)).reshape(
+            -1, self.num_keypoints, 2)
         # (B, K, 2)
-        sigma = self.fc_sigma(x).float().reshape(-1, self.num_keypoints,
-                                                 2).sigmoid()
+        sigma = at_least_fp32(self.fc_sigma(x)).reshape(
+            -1, self.num_keypoints, 2).sigmoid()
         return coords, sigma

@@ -490,8 +490,9 @@ class PoseurHead(BaseHead):
                 f'PoseurHead has {K} keypoints but the targets have '
                 f'{labels.shape[-2]}: '
                 'set num_keypoints / metainfo to the dataset\'s keypoint set')
-        labels = labels.float()  # (B, K, 2), normalised by the input size
-        weights = weights.float()  # (B, K)
+        # (B, K, 2), normalised by the input size
+        labels = at_least_fp32(labels)
+        weights = at_least_fp32(weights)  # (B, K)
 
         groups = dec_coords.shape[2] // K
         # (B, G*K, 2): every group regresses the same target

@@ -28,6 +28,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ..common.emsda import EMSDA
+from ..common.precision import at_least_fp32
 
 
 def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
@@ -185,14 +186,15 @@ class PoseurQueryDecoder(BaseModule):
             layer = self.layers[0 if self.share_layers else lid]
             query = layer(query, query_pos, memory, ref, spatial_shapes,
                           num_groups)
-            # float32 from here (a no-op without autocast): the branch outputs
-            # are small offsets/logits
-            delta = self.coord_branches[lid](query).float()  # (B, Q, 2)
+            # float32 from here (a no-op without autocast; float64 stays
+            # float64): the branch outputs are small offsets/logits
+            delta = at_least_fp32(self.coord_branches[lid](query))  # (B, Q, 2)
             # (B, Q, 2)
-            new_ref = (delta + inverse_sigmoid(ref.float())).sigmoid()
+            new_ref = (delta + inverse_sigmoid(at_least_fp32(ref))).sigmoid()
             coords.append(new_ref +
-                          self.coord_out_branches[lid](query).float())
-            sigmas.append(self.sigma_branches[lid](query).float().sigmoid())
+                          at_least_fp32(self.coord_out_branches[lid](query)))
+            sigmas.append(
+                at_least_fp32(self.sigma_branches[lid](query)).sigmoid())
             ref = new_ref
         # (B, num_layers, Q, 2) each
         return torch.stack(coords, 1), torch.stack(sigmas, 1)
