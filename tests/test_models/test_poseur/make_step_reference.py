@@ -5,8 +5,9 @@ forward (``step_reference.pt`` next to this file) for
     python tests/test_models/test_poseur/make_step_reference.py
 
 The stored file was written by the code before issue 16's head speed-ups
-(commit acfbf40, whose float32 numbers are those of 31bf218), so the test checks that the faster code computes the same
-losses, gradients and predictions. Rewrite it only when the model's maths
+(commit acfbf40, whose float32 numbers are those of 31bf218), so the test
+checks that the faster code computes the same losses, gradients and
+predictions. Rewrite it only when the model's maths
 changes on purpose, and say so in the commit.
 
 The head is small (C = 16, 4 heads, 4 levels, 2 points, 3 layers, 3 noisy
