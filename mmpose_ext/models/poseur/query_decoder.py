@@ -13,7 +13,8 @@ around the current reference points → norm → FFN (1024) → norm. After laye
 
 ``coord_l`` is an MLP (``num_reg_fcs`` hidden Linear+ReLU, then Linear → 2),
 ``coord_out_l`` the same shape, ``sigma_l`` ``num_reg_fcs`` Linear layers
-without activation then Linear → 2 (as the code).
+without activation then Linear → 2 (as the code), run as the one affine map it
+is (:class:`~.linear_chain.LinearChain`).
 
 Under autocast the branches run in half precision but their outputs are cast to
 float32 before the update, so reference points, coordinates and σ stay float32
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 
 from ..common.emsda import EMSDA
 from ..common.precision import at_least_fp32
+from .linear_chain import LinearChain
 
 
 def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
@@ -49,7 +51,9 @@ def _mlp(embed_dims: int, num_hidden: int, activation: bool) -> nn.Sequential:
     # from 0.5
     nn.init.xavier_uniform_(last.weight, gain=0.01)
     nn.init.zeros_(last.bias)
-    return nn.Sequential(*layers, last)
+    # without activations the branch is one affine map: run it as one
+    return nn.Sequential(*layers, last) if activation else LinearChain(
+        *layers, last)
 
 
 class PoseurDecoderLayer(BaseModule):
