@@ -129,6 +129,11 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence],
     ``(1 − fy, fy)`` along y, so the 4 corners are an outer product and the
     index of corner (i, j) is ``row_i + col_j``.
 
+    Every quantity is computed as a contiguous (bags, L·P) plane per axis or
+    corner (elementwise work with the long dimension innermost; broadcasting
+    size-2 corner dimensions costs several times more), and the 4 corners are
+    interleaved once at the end.
+
     Args:
         spatial_shapes (Tensor | list): (L, 2) as (h, w).
         sampling_locations (Tensor): (B, Nq, H, L, P, 2) as (x, y) in [0, 1].
@@ -138,54 +143,64 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence],
 
     Returns:
         tuple: indices (B·Nq·H, L·P·4) into the (B·S) flattened value rows
-            (int32 when they fit, else
-        int64) and weights (B·Nq·H, L·P·4), differentiable in the locations and
-        attention weights.
+        (int32 when they fit, else int64) and weights (B·Nq·H, L·P·4),
+        differentiable in the locations and attention weights. Each bag's
+        entries are ordered (level, point, corner), the corners y-major.
     """
     B, Nq, H, L, P, _ = sampling_locations.shape
-    batch_shape = (B, 1, 1, 1, 1, 1)
-    # permute the small per-sample inputs, not the (…, 4) corner tensors
+    M, N = B * Nq * H, L * P
     if heads_first:
-        # (H, B, Nq, L, P, 2)
+        # (H, B, Nq, L, P, 2): the small per-sample inputs are permuted (and
+        # copied by the reshapes below), not the (…, 4) corner tensors
         sampling_locations = sampling_locations.permute(2, 0, 1, 3, 4, 5)
         attention_weights = attention_weights.permute(2, 0, 1, 3, 4)
-        batch_shape = (1, B, 1, 1, 1, 1)
     sizes = _level_sizes(spatial_shapes)
     device, dtype = sampling_locations.device, sampling_locations.dtype
     itype = torch.int32 if B * num_tokens < 2**31 - 1 else torch.int64
     hw = torch.tensor(sizes, device=device, dtype=itype)  # (L, 2) as (h, w)
-    h_l = hw[:, 0].view(L, 1)  # broadcasts against (B, Nq, H, L, P)
-    w_l = hw[:, 1].view(L, 1)
-    starts = (torch.cumsum(hw[:, 0] * hw[:, 1], 0, dtype=itype) -
-              hw[:, 0] * hw[:, 1]).view(L, 1)
+    # per (level, point) constants, (L*P,): they broadcast along the bags
+    h_lp = hw[:, 0].repeat_interleave(P)
+    w_lp = hw[:, 1].repeat_interleave(P)
+    area = hw[:, 0] * hw[:, 1]
+    start_lp = (torch.cumsum(area, 0, dtype=itype) - area).repeat_interleave(P)
+    loc = sampling_locations.reshape(M, N, 2)  # (M, L*P, 2)
     # pixel coordinates, align_corners=False: pixel centres at (i + 0.5) / size
-    x = sampling_locations[..., 0] * w_l.to(dtype) - 0.5  # (B, Nq, H, L, P)
-    y = sampling_locations[..., 1] * h_l.to(dtype) - 0.5
+    x = loc[..., 0] * w_lp.to(dtype) - 0.5  # (M, L*P)
+    y = loc[..., 1] * h_lp.to(dtype) - 0.5
     x0, y0 = x.detach().floor(), y.detach().floor()
     # fractional parts (carry the gradient to the locations)
     fx, fy = x - x0, y - y0
     x0, y0 = x0.to(itype), y0.to(itype)  # index arithmetic in itype throughout
 
-    def axis(c0: Tensor, f: Tensor, size: Tensor) -> Tuple[Tensor, Tensor]:
-        c = torch.stack([c0, c0 + 1], -1)  # (B, Nq, H, L, P, 2)
-        size = size.unsqueeze(-1)  # (L, 1, 1)
-        inside = (c >= 0) & (c < size)
-        return c.clamp(
-            min=0).minimum(size -
-                           1), torch.stack([1 - f, f], -1) * inside.to(dtype)
+    def axis(c0: Tensor, f: Tensor, size: Tensor) -> tuple:
+        """Clamped coordinates and weights (times "inside") of the two
+        neighbours along one axis, (M, L*P) each."""
+        c1 = c0 + 1
+        last = size - 1
+        in0 = ((c0 >= 0) & (c0 < size)).to(dtype)
+        in1 = ((c1 >= 0) & (c1 < size)).to(dtype)
+        return (c0.clamp(min=0).minimum(last), c1.clamp(min=0).minimum(last),
+                (1 - f) * in0, f * in1)
 
-    cx, wx = axis(x0, fx, w_l)
-    cy, wy = axis(y0, fy, h_l)
-    batch = torch.arange(
-        B, device=device, dtype=itype).view(batch_shape) * num_tokens
-    # (B, Nq, H, L, P, 2)
-    rows = batch + starts.unsqueeze(-1) + cy * w_l.unsqueeze(-1)
-    # (B, Nq, H, L, P, 2, 2), y-major
-    index = rows.unsqueeze(-1) + cx.unsqueeze(-2)
-    weights = (attention_weights.unsqueeze(-1) *
-               wy).unsqueeze(-1) * wx.unsqueeze(-2)
-    return index.reshape(B * Nq * H,
-                         L * P * 4), weights.reshape(B * Nq * H, L * P * 4)
+    cx0, cx1, wx0, wx1 = axis(x0, fx, w_lp)
+    cy0, cy1, wy0, wy1 = axis(y0, fy, h_lp)
+    batch = torch.arange(B, device=device, dtype=itype).view(B, 1) * num_tokens
+
+    def row(cy: Tensor) -> Tensor:
+        """First memory row of each sample's pixel row, (M, L*P)."""
+        r = cy * w_lp + start_lp
+        # the batch is dim 0 of (B, Nq*H*L*P) or dim 1 of (H, B, Nq*L*P)
+        r.view(-1, B, r.numel() // (B * (H if heads_first else 1))).add_(batch)
+        return r
+
+    r0, r1 = row(cy0), row(cy1)
+    # (M, L*P, 4), corners y-major
+    index = torch.stack([r0 + cx0, r0 + cx1, r1 + cx0, r1 + cx1], -1)
+    a = attention_weights.reshape(M, N)
+    ay0, ay1 = a * wy0, a * wy1
+    # (M, L*P, 4)
+    weights = torch.stack([ay0 * wx0, ay0 * wx1, ay1 * wx0, ay1 * wx1], -1)
+    return index.view(M, N * 4), weights.view(M, N * 4)
 
 
 class GatherSum(torch.autograd.Function):
