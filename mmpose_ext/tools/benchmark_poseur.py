@@ -2,7 +2,7 @@
 in the same run.
 
     python -m mmpose_ext.tools.benchmark_poseur [--threads 1] [--repeats 3] \
-        [--train-batch 8] [--r18-step]
+        [--train-batch 8] [--r18-step] [--effnet-step]
 
 1. EMSDA vs mmcv's ``MultiScaleDeformableAttention`` (its pure-PyTorch path
    on CPU; with CUDA, its kernel too), forward + backward at Poseur-R50
@@ -14,6 +14,9 @@ in the same run.
 3. ``--r18-step``: the training step of both with a ResNet-18 backbone at
    128×96, batch 32 (issue 16's setting; Poseur's neck and RLE's head take
    ResNet-18's widths).
+4. ``--effnet-step``: the training step of the benchmark's shared setting,
+   ``configs/synthetic/poseur_effnet-lite0_…`` vs
+   ``td-reg_rle_effnet-lite0_…`` (EfficientNet-Lite0, 128×96, batch 32).
 
 The two variants of every row run alternately, ``repeats`` times each after a
 warm-up, so that a load change on a shared machine hits both. Prints median
@@ -32,6 +35,9 @@ from mmpose_ext.resources import configs_dir
 POSEUR_CFG = (configs_dir() / 'poseur/poseur_res50_8xb32-325e_coco-256x192.py')
 RLE_CFG = ('body_2d_keypoint/topdown_regression/coco/td-reg_res50_rle-8xb64-'
            '210e_coco-256x192.py')
+EFFNET_CFGS = dict(
+    poseur='synthetic/poseur_effnet-lite0_synthetic-128x96.py',
+    rle='synthetic/td-reg_rle_effnet-lite0_synthetic-128x96.py')
 LEVELS = ((64, 48), (32, 24), (16, 12), (8, 6))
 
 
@@ -198,6 +204,20 @@ def bench_r18_step(repeats: int, batch: int = 32) -> dict:
     return _train_steps(_models(depth=18), batch, (128, 96), repeats)
 
 
+def bench_effnet_step(repeats: int, batch: int = 32) -> dict:
+    """Training-step seconds of the synthetic Poseur and RLE configs
+    (EfficientNet-Lite0, 128×96; no weights loaded, they do not change the
+    speed)."""
+    from mmengine.registry import init_default_scope
+
+    init_default_scope('mmpose')
+    models = {
+        name: _build(configs_dir() / rel)[0]
+        for name, rel in EFFNET_CFGS.items()
+    }
+    return _train_steps(models, batch, (128, 96), repeats)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
@@ -213,6 +233,11 @@ def main(argv=None):
         '--r18-step',
         action='store_true',
         help='also the training step at ResNet-18 / 128x96 / batch 32')
+    parser.add_argument(
+        '--effnet-step',
+        action='store_true',
+        help='also the training step of the synthetic EfficientNet-Lite0 '
+        'configs (128x96, batch 32)')
     args = parser.parse_args(argv)
     import mmpose_ext  # noqa: F401  (registers our modules)
 
@@ -236,6 +261,11 @@ def main(argv=None):
     if args.r18_step:
         r = bench_r18_step(args.repeats)
         print('Poseur-R18 vs RLE-R18 train step bs32 128x96 RLE '
+              f'{r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
+              f'ratio {r["ratio"]:.3f}')
+    if args.effnet_step:
+        r = bench_effnet_step(args.repeats)
+        print('Poseur vs RLE EfficientNet-Lite0 train step bs32 128x96 RLE '
               f'{r["rle"]:.4f}s  Poseur {r["poseur"]:.4f}s  '
               f'ratio {r["ratio"]:.3f}')
 
