@@ -215,7 +215,9 @@ class GatherSum(torch.autograd.Function):
     (one sort of the int32 indices), each value row a bag of the bags that
     read it. The weight gradient is ``<grad_out[m], value[index[m, e]]>``
     (ATen's per-sample-weights kernel, no (M·E, C) gather materialised), taken
-    in the same row-sorted order (the value rows read in sequence). Not twice
+    in entry order: each bag's ``grad_out`` row is read once, and the value
+    rows a bag reads stay in cache when the bags are ordered batch-major (one
+    sample's rows, S·C floats, instead of the whole value). Not twice
     differentiable.
 
     Args (of ``apply``):
@@ -241,12 +243,9 @@ class GatherSum(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         flat = index.reshape(-1)
         grad_value = grad_weights = None
-        # <grad[bag], table[idx]>
-        psw_backward = (
-            torch.ops.aten._embedding_bag_per_sample_weights_backward)
         if ctx.needs_input_grad[0]:
             # entries grouped by the value row they read
-            rows, order = flat.sort()
+            order = flat.sort()[1]
             counts = torch.bincount(flat, minlength=value.shape[0])
             # (R,): every row's first entry
             offsets = (counts.cumsum(0) - counts).to(flat.dtype)
@@ -260,21 +259,17 @@ class GatherSum(torch.autograd.Function):
                 offsets,
                 mode='sum',
                 # empty bags: 0
-                per_sample_weights=weights.reshape(-1)[order])
-            if ctx.needs_input_grad[2]:
-                # the weight gradient in the same row order: each value row is
-                # read once, in sequence, and grad_out (B·Nq·H rows, smaller
-                # than the value) randomly; then back to entry order
-                sorted_grad = psw_backward(value,
-                                           grad_out, bags, offsets[:1].long(),
-                                           rows.long(), 0, -1)
-                grad_weights = torch.empty_like(sorted_grad).index_put_(
-                    (order, ), sorted_grad).view(M, E)
-        elif ctx.needs_input_grad[2]:
-            offsets = torch.arange(0, M * E, E, device=flat.device)
+                per_sample_weights=weights.reshape(-1).index_select(0, order))
+        if ctx.needs_input_grad[2]:
+            # <grad[bag], table[idx]>, bag by bag
+            offsets = torch.arange(
+                0, M * E, E, device=flat.device, dtype=flat.dtype)
             offset2bag = torch.arange(
-                M, device=flat.device).repeat_interleave(E)
-            grad_weights = psw_backward(grad_out, value, flat.long(), offsets,
+                M, device=flat.device,
+                dtype=flat.dtype).view(M, 1).expand(M, E).reshape(-1)
+            psw_backward = (
+                torch.ops.aten._embedding_bag_per_sample_weights_backward)
+            grad_weights = psw_backward(grad_out, value, flat, offsets,
                                         offset2bag, 0, -1).view(M, E)
         return grad_value, None, grad_weights
 
@@ -293,19 +288,21 @@ def emsda_sample_bag(value: Tensor, spatial_shapes: Union[Tensor, Sequence],
     backward scatters into the value with one more gather-sum. Same arguments
     and result as :func:`emsda_sample_grid`; differentiable (once) in
     ``value``, ``sampling_locations`` and ``attention_weights``.
+
+    The result is contiguous (B, Nq, H, C): the bags are ordered batch-major,
+    so the rows one sample's bags read (S·C floats) stay in cache while they
+    are summed; (H, B·Nq, C), the layout of the per-head value projection, is
+    a strided view of it.
     """
     B, S, C = value.shape
     _, Nq, H, L, P, _ = sampling_locations.shape
     _check_sizes(spatial_shapes, S, L)
-    # bags head-major, so the result is (H, B·Nq, C) in memory: the per-head
-    # value projection (a bmm over heads) reads it, and writes its gradient,
-    # without a permuting copy
     index, weights = bilinear_bags(spatial_shapes, sampling_locations,
-                                   attention_weights, S, True)
-    # (H*B*Nq, C)
+                                   attention_weights, S)
+    # (B*Nq*H, C)
     out = GatherSum.apply(
         value.reshape(B * S, C), index, weights.to(value.dtype))
-    return out.view(H, B, Nq, C).permute(1, 2, 0, 3)  # (B, Nq, H, C), a view
+    return out.view(B, Nq, H, C)
 
 
 def _check_sizes(spatial_shapes, S: int, L: int) -> list:
@@ -501,9 +498,8 @@ class EMSDA(BaseModule):
         # which keeps float32 parameters and casts the einsum)
         D = self.value_proj.out_features // H
         proj_w = self.value_proj.weight.view(H, D, -1)  # (H, D, C)
-        # one bmm over heads; the gather-sum path already lays ``sampled`` out
-        # as (H, B·Nq, C) (a view here)
-        # (H, B*Nq, C)
+        # one bmm over heads on (H, B*Nq, C): a strided view of the gather-sum
+        # path's contiguous (B, Nq, H, C) (BLAS reads rows H*C apart)
         sampled = sampled.to(proj_w.dtype).permute(2, 0, 1,
                                                    3).reshape(H, B * Nq, -1)
         heads = torch.bmm(sampled, proj_w.transpose(1, 2))  # (H, B*Nq, D)
