@@ -475,22 +475,29 @@ class EMSDA(BaseModule):
             value = value.masked_fill(key_padding_mask[..., None], 0.0)
 
         # (B, Nq, H, L, P, 2)
-        offsets = self.sampling_offsets(query).view(B, Nq, H, L, P, 2)
+        # (B, Nq, H, L*P*2) as (x, y) per level and point
+        offsets = self.sampling_offsets(query).view(B, Nq, H, L * P * 2)
         # (B, Nq, H, L*P)
         logits = self.attention_weights(query).view(B, Nq, H, L * P)
         # float32 island: locations and weights
         with fp32_region(query.device):
             # (B, Nq, H, L, P)
             weights = at_least_fp32(logits).softmax(-1).view(B, Nq, H, L, P)
-            # offsets are in pixels of each level: normalise by (w, h)
+            # offsets are in pixels of each level: normalise by (w, h). The
+            # constants are spelled out per (level, point, axis), (L*P*2,),
+            # and the reference points per (query, level, point, axis), so
+            # that the broadcasts run along rows of L*P*2 (broadcasting
+            # size-P and size-2 dimensions costs several times more)
             normaliser = torch.tensor([[w, h] for h, w in sizes],
                                       dtype=torch.float32,
                                       device=query.device)
+            normaliser = normaliser.repeat_interleave(P, 0).view(L * P * 2)
+            # (B, Nq, 1, L*P*2)
+            ref = at_least_fp32(reference_points)[:, :, None, :, None, :]
+            ref = ref.expand(B, Nq, 1, L, P, 2).reshape(B, Nq, 1, L * P * 2)
             # (B, Nq, H, L, P, 2)
-            locations = (
-                at_least_fp32(reference_points)[:, :, None, :, None, :] +
-                at_least_fp32(offsets) /
-                normaliser[None, None, None, :, None, :])
+            locations = (ref + at_least_fp32(offsets) / normaliser).view(
+                B, Nq, H, L, P, 2)
         # (B, Nq, H, C), float32
         sampled = self.sample(value, sizes, locations, weights)
         # per-head value projection of the sampled result only: head h uses
