@@ -187,7 +187,7 @@ def bilinear_bags(spatial_shapes: Union[Tensor, Sequence],
     batch = torch.arange(B, device=device, dtype=itype).view(B, 1) * num_tokens
 
     def row(cy: Tensor) -> Tensor:
-        """First memory row of each sample's pixel row, (M, L*P)."""
+        """Flat value row of column 0 of each sample's pixel row, (M, L*P)."""
         r = cy * w_lp + start_lp
         # the batch is dim 0 of (B, Nq*H*L*P) or dim 1 of (H, B, Nq*L*P)
         r.view(-1, B, r.numel() // (B * (H if heads_first else 1))).add_(batch)

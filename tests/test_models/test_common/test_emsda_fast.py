@@ -87,6 +87,25 @@ def test_gather_sum_gradcheck_float64():
         GatherSum.apply(table, index, bag_weights))
 
 
+def test_bags_heads_first_are_the_batch_major_bags_reordered():
+    """``heads_first`` orders the bags (H, B, Nq) instead of (B, Nq, H) (the
+    sampler uses batch-major bags); each bag is the same."""
+    value, loc, weights = _inputs(B=3, Nq=4, H=2, P=3)
+    B, Nq, H = 3, 4, 2
+    index, bag_weights = bilinear_bags(SHAPES, loc, weights, S)
+    index_h, bag_weights_h = bilinear_bags(SHAPES, loc, weights, S, True)
+    E = index.shape[1]
+
+    def heads_first(t):
+        # (B*Nq*H, E) -> (H*B*Nq, E)
+        return t.view(B, Nq, H, E).permute(2, 0, 1, 3).reshape(-1, E)
+
+    assert torch.equal(index_h, heads_first(index))
+    assert torch.equal(bag_weights_h, heads_first(bag_weights))
+    # every index is a valid row of the (B*S, C) value
+    assert index.min() >= 0 and index.max() < B * S
+
+
 def test_sampler_gradcheck_float64_value_locations_weights():
     value, loc, weights = _inputs(C=3)
     args = tuple(t.requires_grad_(True) for t in (value, loc, weights))
