@@ -37,12 +37,14 @@ Two departures from MMPose's ``DCC``, neither changing a result it gives:
   1 px and a logit of a few hundred by up to 1, which would move the decoded
   keypoints by whole bins.
 """
-from typing import Optional, Sequence, Tuple
+import math
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn import Scale
 from mmengine.model import BaseModule
 from mmpose.models.utils import GAUEncoder, SinePositionalEncoding
+from mmpose.models.utils.rtmcc_block import ScaleNorm
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -56,6 +58,12 @@ EPS = 1e-8
 # float32/64 result at the EPS-guarded scale, while exp's underflow path on CPU
 # is ~50x slower (logits reach hundreds)
 MIN_SHIFTED_LOGIT = -80.0
+
+#: ``input_mode``: one pose vector per instance (RTMO) or one vector per
+#: keypoint (RTMCC's top-down layout)
+INPUT_MODES = ('pose', 'keypoint')
+#: ``gau_init``: MMPose's start, or one near the GAU's shortcut
+GAU_INITS = ('mmpose', 'near_identity')
 
 DEFAULT_GAU = dict(
     s=128,
@@ -106,6 +114,22 @@ def boxes_to_center_scale(bboxes: Tensor,
     return center, scale
 
 
+def resolve_logit_scale(logit_scale: Union[float, str], channels: int,
+                        owner: str) -> float:
+    """``logit_scale`` as a positive float (``'rsqrt'``: 1/√channels); a clear
+    error naming ``owner`` otherwise."""
+    if isinstance(logit_scale, str):
+        if logit_scale != 'rsqrt':
+            raise ValueError(f'{owner}: logit_scale must be a positive number '
+                             f"or 'rsqrt' (1/sqrt(C)), got {logit_scale!r}")
+        return 1.0 / math.sqrt(channels)
+    scale = float(logit_scale)
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f'{owner}: logit_scale must be a positive, finite '
+                         f'number, got {logit_scale!r}')
+    return scale
+
+
 @MODELS.register_module()
 class DynamicCoordinateClassifier(BaseModule):
     """Classify keypoint coordinates against sine-encoded bins (RTMO's DCC;
@@ -120,7 +144,9 @@ class DynamicCoordinateClassifier(BaseModule):
         - bins: Bx, By (``num_bins``)
 
     Args:
-        in_channels (int): C_in, channels of the per-instance pose feature.
+        in_channels (int): C_in, channels of the per-instance pose feature
+            (``input_mode='pose'``) or of each keypoint's own feature
+            (``'keypoint'``).
         num_keypoints (int): K.
         feat_channels (int): C. Defaults to 128 (RTMO).
         num_bins (tuple[int, int]): (Bx, By). Defaults to (192, 256) (RTMO).
@@ -130,9 +156,23 @@ class DynamicCoordinateClassifier(BaseModule):
             300 (RTMO).
         bbox_padding (float): Dynamic mode: boxes are expanded by this factor
             before bins are placed.
+        input_mode (str): Where the K keypoint features come from.
+            ``'pose'`` (RTMO, default): one (N, C_in) pose vector per
+            instance → Linear(C_in → K·C) + BatchNorm, σ = Linear(C_in → K).
+            ``'keypoint'`` (RTMCC's top-down layout): (N, K, C_in), one
+            vector per keypoint (e.g. its flattened feature map) →
+            ScaleNorm + a Linear(C_in → C) shared by the keypoints, σ = a
+            shared Linear(C_in → 1).
         gau_cfg (dict, optional): MMPose ``GAUEncoder`` refining the K keypoint
             features jointly (``None``: no refinement). ``pos_enc='add'`` adds
             a learned (K, s) embedding, as RTMO.
+        gau_init (str): ``'mmpose'`` (default): the GAU starts as MMPose
+            builds it (γ, β ~ U(0, 1), the position embedding ~ N(0, 1)),
+            which multiplies the features' RMS by about 13 at K = 17.
+            ``'near_identity'``: γ ~ N(0, 0.02²), β = 0 and the position
+            embedding ~ N(0, 0.02²), so that the attention kernel starts near
+            zero and the block near its shortcut (our choice for the top-down
+            head; see ``docs/coord_cls.md``).
         static_size (tuple[int, int], optional): (W, H) of the input image.
             Given: static mode, bins fixed at ``i · W / Bx`` and ``j · H / By``
             and ``bboxes`` not used.
@@ -140,6 +180,13 @@ class DynamicCoordinateClassifier(BaseModule):
             learnable ``Scale``).
         fast (bool): Use the reordered code product in dynamic mode (same
             result, fewer FLOPs).
+        logit_scale (float | str): Multiplies the logits (the keypoint
+            features before the code product): a positive number, or
+            ``'rsqrt'`` for 1/√C, the scaled dot product of attention.
+            Defaults to 1.0, MMPose's ``DCC`` (a raw dot product).
+        learn_logit_scale (bool): Learn the scale as a temperature, stored as
+            its logarithm (``logit_log_scale``) and started at
+            ``logit_scale``. Defaults to False (a fixed scale, no parameter).
         init_cfg (dict, optional): MMEngine init config.
     """
 
@@ -151,15 +198,34 @@ class DynamicCoordinateClassifier(BaseModule):
                  spe_channels: int = 128,
                  spe_temperature: float = 300.0,
                  bbox_padding: float = 1.25,
+                 input_mode: str = 'pose',
                  gau_cfg: Optional[dict] = DEFAULT_GAU,
+                 gau_init: str = 'mmpose',
                  static_size: Optional[Sequence[int]] = None,
                  sigma_scale: float = 0.1,
                  fast: bool = True,
+                 logit_scale: Union[float, str] = 1.0,
+                 learn_logit_scale: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_keypoints < 1:
             raise ValueError(
                 f'num_keypoints must be >= 1, got {num_keypoints}')
+        if input_mode not in INPUT_MODES:
+            raise ValueError(f'{type(self).__name__}: input_mode must be one '
+                             f'of {INPUT_MODES}, got {input_mode!r}')
+        if gau_init not in GAU_INITS:
+            raise ValueError(f'{type(self).__name__}: gau_init must be one '
+                             f'of {GAU_INITS}, got {gau_init!r}')
+        self.input_mode = input_mode
+        scale = resolve_logit_scale(logit_scale, feat_channels,
+                                    type(self).__name__)
+        self.learn_logit_scale = bool(learn_logit_scale)
+        if self.learn_logit_scale:
+            # log-space: the scale stays positive whatever the update
+            self.logit_log_scale = nn.Parameter(torch.tensor(math.log(scale)))
+        else:
+            self._fixed_logit_scale = scale
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
         self.feat_channels = feat_channels
@@ -172,11 +238,18 @@ class DynamicCoordinateClassifier(BaseModule):
         self.spe = SinePositionalEncoding(
             out_channels=spe_channels, temperature=spe_temperature)
 
-        # pose feature → K keypoint features (Linear + BatchNorm), then joint
-        # refinement
-        self.pose_to_kpts = nn.Sequential(
-            nn.Linear(in_channels, feat_channels * num_keypoints),
-            nn.BatchNorm1d(feat_channels * num_keypoints))
+        if input_mode == 'pose':
+            # pose feature → K keypoint features (Linear + BatchNorm)
+            self.pose_to_kpts = nn.Sequential(
+                nn.Linear(in_channels, feat_channels * num_keypoints),
+                nn.BatchNorm1d(feat_channels * num_keypoints))
+        else:
+            # each keypoint's feature → its keypoint feature, weights shared
+            # by the keypoints (RTMCC's ``mlp``)
+            self.pose_to_kpts = nn.Sequential(
+                ScaleNorm(in_channels),
+                nn.Linear(in_channels, feat_channels, bias=False))
+        # then joint refinement
         self.gau = nn.Identity()
         self.pos_enc = None
         if gau_cfg is not None:
@@ -188,14 +261,20 @@ class DynamicCoordinateClassifier(BaseModule):
             if gau_cfg.get('pos_enc', 'none') in ('add', 'rope'):
                 self.pos_enc = nn.Parameter(
                     torch.randn(num_keypoints, gau_cfg['s']))
+            if gau_init == 'near_identity':
+                nn.init.normal_(self.gau.gamma, std=0.02)
+                nn.init.zeros_(self.gau.beta)
+                if self.pos_enc is not None:
+                    nn.init.normal_(self.pos_enc, std=0.02)
 
         # per-axis adapters: sine encoding of a bin coordinate → bin code
         self.x_fc = nn.Linear(spe_channels, feat_channels)
         self.y_fc = nn.Linear(spe_channels, feat_channels)
         # per-keypoint σ of the Laplace error model (RTMO: sigmoid · 0.1)
         self.sigma_fc = nn.Sequential(
-            nn.Linear(in_channels, num_keypoints), nn.Sigmoid(),
-            Scale(sigma_scale))
+            nn.Linear(in_channels,
+                      num_keypoints if input_mode == 'pose' else 1),
+            nn.Sigmoid(), Scale(sigma_scale))
 
         # unit bins over [-0.5, 0.5] (dynamic mode: × padded box size + centre)
         self.register_buffer('x_bins',
@@ -216,6 +295,13 @@ class DynamicCoordinateClassifier(BaseModule):
     @property
     def static(self) -> bool:
         return self.static_size is not None
+
+    @property
+    def logit_scale(self) -> Union[float, Tensor]:
+        """The factor on the logits: a float, or a 0-d tensor when learned."""
+        if self.learn_logit_scale:
+            return self.logit_log_scale.exp()
+        return self._fixed_logit_scale
 
     def bin_coords(self,
                    bboxes: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
@@ -270,12 +356,33 @@ class DynamicCoordinateClassifier(BaseModule):
             self._codes_key, self._codes = key, codes
         return self._codes
 
-    def keypoint_feats(self, pose_feats: Tensor) -> Tensor:
-        """(N, C_in) pose features → (N, K, C) keypoint features."""
-        if pose_feats.dim() != 2 or pose_feats.size(1) != self.in_channels:
+    def _check_input(self, pose_feats: Tensor) -> None:
+        if self.input_mode == 'pose':
+            want = (self.in_channels, )
+        else:
+            want = (self.num_keypoints, self.in_channels)
+        if pose_feats.dim() != len(want) + 1 or tuple(
+                pose_feats.shape[1:]) != want:
+            names = ', '.join(map(str, want))
             raise ValueError(
-                f'pose_feats must be (N, {self.in_channels}), got '
+                f'{type(self).__name__} (input_mode={self.input_mode!r}): '
+                f'pose_feats must be (N, {names}), got '
                 f'{tuple(pose_feats.shape)}')
+
+    def sigma(self, pose_feats: Tensor) -> Tensor:
+        """(N, C_in) or (N, K, C_in) input features → σ (N, K)."""
+        sigma = self.sigma_fc(pose_feats)  # (N, K) or (N, K, 1)
+        return sigma if self.input_mode == 'pose' else sigma.squeeze(-1)
+
+    def keypoint_feats(self, pose_feats: Tensor) -> Tensor:
+        """(N, C_in) pose features (``input_mode='pose'``) or (N, K, C_in) per-
+        keypoint features (``'keypoint'``) → (N, K, C) keypoint features."""
+        self._check_input(pose_feats)
+        if self.input_mode == 'keypoint':
+            kpt_feats = self.pose_to_kpts(pose_feats)  # (N, K, C)
+            if isinstance(self.gau, GAUEncoder):
+                kpt_feats = self.gau(kpt_feats, pos_enc=self.pos_enc)
+            return kpt_feats
         linear, norm = self.pose_to_kpts
         kpt_feats = linear(pose_feats)  # (N, K*C)
         if self.training and kpt_feats.size(0) == 1 and not isinstance(
@@ -324,7 +431,8 @@ class DynamicCoordinateClassifier(BaseModule):
         """Classify the K keypoint coordinates of N instances.
 
         Args:
-            pose_feats (Tensor): (N, C_in) per-instance pose features.
+            pose_feats (Tensor): (N, C_in) per-instance pose features, or (N,
+                K, C_in) per-keypoint features (``input_mode='keypoint'``).
             bboxes (Tensor, optional): (N, 4) xyxy boxes (dynamic mode; ignored
                 in static mode).
             origin (Tensor, optional): (N, 2) point the bin coordinates are
@@ -338,7 +446,7 @@ class DynamicCoordinateClassifier(BaseModule):
         """
         # (N, K, C), the autocast dtype under AMP
         kpt_feats = self.keypoint_feats(pose_feats)
-        sigma = at_least_fp32(self.sigma_fc(pose_feats))  # (N, K)
+        sigma = at_least_fp32(self.sigma(pose_feats))  # (N, K)
         # positions, encodings, logits, decoding: see the module doc
         with fp32_region(pose_feats.device):
             kpt_feats = at_least_fp32(kpt_feats)
@@ -357,6 +465,11 @@ class DynamicCoordinateClassifier(BaseModule):
         """Keypoint features (N, K, C) → x logits (N, K, Bx), y logits (N, K,
         By) and the bin coordinates (N, Bx), (N, By) (static mode: (Bx,),
         (By,))."""
+        scale = self.logit_scale
+        if self.learn_logit_scale or scale != 1.0:
+            # (N, K, C): scaling the features scales every logit, at K·C
+            # products instead of K·(Bx + By)
+            kpt_feats = kpt_feats * scale
         if self.static:
             x_bins, y_bins = self.bin_coords()  # (Bx,), (By,)
             # (Bx, C), (By, C), shared by all instances
@@ -401,5 +514,9 @@ class DynamicCoordinateClassifier(BaseModule):
     def extra_repr(self) -> str:
         mode = (f'static={self.static_size}'
                 if self.static else f'bbox_padding={self.bbox_padding}')
+        scale = ('learned' if self.learn_logit_scale else
+                 f'{self._fixed_logit_scale:.4g}')
         return (f'num_keypoints={self.num_keypoints}, '
-                f'num_bins={self.num_bins}, {mode}, fast={self.fast}')
+                f'input_mode={self.input_mode!r}, '
+                f'num_bins={self.num_bins}, {mode}, fast={self.fast}, '
+                f'logit_scale={scale}')

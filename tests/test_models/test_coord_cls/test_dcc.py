@@ -461,3 +461,104 @@ def test_bf16_autocast_keeps_positions_logits_and_decoding_in_float32(static):
     x_bins = dcc.bin_coords(boxes)[0]
     bound = expectation_bound(dev, bin_softmax(x32), x_bins, kpts32[..., 0])
     assert ((kpts16[..., 0] - kpts32[..., 0]).abs() <= bound).all()
+
+
+def _calibrated(**kw):
+    cfg = dict(
+        in_channels=24,
+        num_keypoints=17,
+        feat_channels=32,
+        num_bins=(48, 64),
+        spe_channels=16,
+        gau_cfg=None)
+    cfg.update(kw)
+    return DynamicCoordinateClassifier(**cfg).double()
+
+
+@pytest.mark.parametrize('static', [False, True], ids=['dynamic', 'static'])
+def test_logit_scale_multiplies_the_logits(static):
+    """logit_scale='rsqrt' gives exactly 1/√C times the raw logits of the same
+    weights; the keypoints are the expectation of the scaled softmax."""
+    kw = dict(static_size=(48, 64)) if static else {}
+    raw = _calibrated(**kw).eval()
+    scaled = _calibrated(logit_scale='rsqrt', **kw).eval()
+    scaled.load_state_dict(raw.state_dict())
+    feats, boxes, grids = _inputs(5)
+    x0, y0, _, s0 = raw(feats, boxes, grids)
+    x1, y1, k1, s1 = scaled(feats, boxes, grids)
+    c = 1 / np.sqrt(32)
+    torch.testing.assert_close(x1, x0 * c, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(y1, y0 * c, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(s1, s0)
+    x_bins, y_bins = scaled.bin_coords(boxes)
+    expect = (bin_softmax(x0 * c) *
+              (x_bins if static else x_bins[:, None])).sum(-1)
+    torch.testing.assert_close(k1[..., 0], expect, rtol=1e-9, atol=1e-9)
+
+
+def test_learned_logit_scale_starts_at_the_scale_and_learns():
+    dcc = _calibrated(logit_scale=0.25, learn_logit_scale=True)
+    assert dcc.logit_log_scale.item() == pytest.approx(np.log(0.25))
+    assert 'logit_log_scale' in dict(dcc.named_parameters())
+    feats, boxes, grids = _inputs(4)
+    x, y, _, _ = dcc(feats, boxes, grids)
+    (x.square().sum() + y.square().sum()).backward()
+    assert dcc.logit_log_scale.grad.abs().item() > 0
+    # a fixed scale adds no parameter: MMPose's state dicts still load
+    assert 'logit_log_scale' not in _calibrated().state_dict()
+
+
+@pytest.mark.parametrize('bad', [0.0, -1.0, float('nan'), float('inf'), 'x'])
+def test_bad_logit_scale_is_a_clear_error(bad):
+    with pytest.raises(
+            ValueError, match='DynamicCoordinateClassifier.*'
+            'logit_scale'):
+        _calibrated(logit_scale=bad)
+
+
+def test_keypoint_input_mode_shares_weights_over_keypoints():
+    """input_mode='keypoint': (N, K, C_in) → one ScaleNorm + Linear and one σ
+    Linear shared by the keypoints, so a keypoint's outputs depend on its own
+    vector only."""
+    dcc = _calibrated(input_mode='keypoint', in_channels=12).eval()
+    assert dcc.pose_to_kpts[1].weight.shape == (32, 12)
+    assert dcc.sigma_fc[0].weight.shape == (1, 12)
+    feats = torch.randn(3, 17, 12, dtype=torch.float64)
+    boxes = _inputs(3)[1]
+    x, _, kpts, sigma = dcc(feats, boxes)
+    assert x.shape == (3, 17, 48) and sigma.shape == (3, 17)
+    moved = feats.clone()
+    moved[:, 5] += 1.0
+    x2, _, kpts2, sigma2 = dcc(moved, boxes)
+    same = [k for k in range(17) if k != 5]
+    torch.testing.assert_close(x2[:, same], x[:, same])
+    torch.testing.assert_close(sigma2[:, same], sigma[:, same])
+    assert not torch.allclose(x2[:, 5], x[:, 5])
+    with pytest.raises(
+            ValueError, match=r"input_mode='keypoint'.*\(N, 17, "
+            r'12\)'):
+        dcc(torch.randn(3, 12, dtype=torch.float64), boxes)
+    with pytest.raises(ValueError, match='input_mode'):
+        _calibrated(input_mode='tokens')
+
+
+def test_near_identity_gau_starts_at_its_shortcut():
+    """MMPose's GAU start multiplies the features' RMS by about an order of
+    magnitude; the near-identity start leaves them almost unchanged."""
+    gau = dict(GAU, s=128)
+    feats = torch.randn(64, 17, 128, dtype=torch.float64)
+    ratios = {}
+    for init in ('mmpose', 'near_identity'):
+        dcc = _calibrated(
+            feat_channels=128,
+            gau_cfg=gau,
+            gau_init=init,
+            input_mode='keypoint',
+            in_channels=128).eval()
+        with torch.no_grad():
+            out = dcc.gau(feats, pos_enc=dcc.pos_enc)
+        ratios[init] = (out - feats).square().mean().sqrt().item()
+    assert ratios['mmpose'] > 3, ratios  # measured ≈ 13 (RMS 1 → 13.4)
+    assert ratios['near_identity'] < 1e-3, ratios
+    with pytest.raises(ValueError, match='gau_init'):
+        _calibrated(gau_cfg=GAU, gau_init='zeros')
