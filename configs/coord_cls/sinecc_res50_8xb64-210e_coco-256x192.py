@@ -26,13 +26,12 @@ model = dict(
         feat_channels=128,
         spe_channels=128,
         spe_temperature=300.0,
-        gau_cfg=dict(
-            s=128,
-            expansion_factor=2,
-            dropout_rate=0.0,
-            drop_path=0.0,
-            act_fn='SiLU',
-            pos_enc='add'),
+        # each keypoint's map → its feature (shared ScaleNorm + Linear),
+        # logits scaled by 1/sqrt(feat_channels), no GAU: the calibrated
+        # start (docs/coord_cls.md)
+        input_mode='keypoint',
+        logit_scale='rsqrt',
+        gau_cfg=None,
         loss=dict(type='CoordMLELoss'),
         scorer=dict(type='LaplaceIntegralScorer', radius=0.1)))
 

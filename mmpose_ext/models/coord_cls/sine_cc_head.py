@@ -12,16 +12,27 @@ instance size) gives Laplace-integral keypoint scores (Poseur's score,
 ``LaplaceIntegralScorer``).
 
 Pipeline: last feature map → conv to K channels (RTMCC's ``final_layer``) →
-    flatten to one pose vector per
-instance → DCC (Linear+BN to K keypoint features, GAU, sine-coded static bins,
-σ).
+each keypoint's own map flattened to an h·w vector → DCC with
+``input_mode='keypoint'``: a ScaleNorm + Linear shared by the keypoints
+(RTMCC's ``mlp``) gives the K keypoint features, whose dot products with
+the sine-coded static bins, scaled by 1/√C, are the logits; σ from a shared
+Linear.
+
+Why this start (measured, ``docs/coord_cls.md``): RTMO's layout (all K maps in
+one pose vector → Linear + BatchNorm → MMPose's GAU) with a raw dot product
+puts 0.7 of the probability on one bin before the first step (logit range
+~200). The MLE loss is linear in the bin probabilities, so its gradient
+vanishes on a saturated softmax, and that head never left the mean pose. Here
+the softmax starts near uniform (logit range ~1, like SimCC's) and the
+keypoints learn as fast as SimCC's. The RTMO layout, the raw product and a GAU
+stay available (``input_mode='pose'``, ``logit_scale=1.0``, ``gau_cfg``).
 
 Targets: with ``CoordMLELoss`` the head reads ``keypoint_labels`` in [0, 1] of
-    ``input_size`` (MMPose's
-``RegressionLabel`` codec) and normalises errors by the input area; with
-MMPose's ``KLDiscretLoss`` it reads SimCC labels (``SimCCLabel`` codec with
-``simcc_split_ratio`` equal to this head's), since the static bins sit at
-SimCC's ``i / split_ratio``. σ is trained only by ``CoordMLELoss``.
+``input_size`` (MMPose's ``RegressionLabel`` codec) and normalises errors by
+the input area; with MMPose's ``KLDiscretLoss`` it reads SimCC labels: the
+``SimCCLabel`` codec with ``simcc_split_ratio`` equal to this head's, since the
+static bins sit at SimCC's ``i / split_ratio``. σ is trained only by
+``CoordMLELoss``.
 
 Under autocast (AMP) the conv and the DCC's keypoint-feature layers run in the
 autocast dtype; logits, keypoints, σ, the loss and the scores are float32 (see
@@ -29,7 +40,7 @@ autocast dtype; logits, keypoints, σ, the loss and the scores are float32 (see
 :class:`~mmpose_ext.models.common.NonFiniteError` naming this head (before the
 optimizer update in training). Any batch size works, one included.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -45,7 +56,7 @@ from torch import Tensor, nn
 
 from ..common.finite import check_head
 from ..common.keypoint_count import resolve_num_keypoints
-from .dcc import DEFAULT_GAU
+from .dcc import resolve_logit_scale
 from .mle_loss import CoordMLELoss
 
 
@@ -74,8 +85,21 @@ class SineCoordClsHead(BaseHead):
         spe_channels (int): Sine-encoding dims of a bin coordinate. Defaults to
             128.
         spe_temperature (float): Sine-encoding temperature. Defaults to 300.
+        input_mode (str): ``'keypoint'`` (default): each keypoint's own
+            flattened map (h·w) becomes its feature through a shared
+            ScaleNorm + Linear, RTMCC's layout. ``'pose'``: the K maps
+            flattened into one pose vector → Linear(K·h·w → K·C) +
+            BatchNorm, RTMO's DCC layout (the head's earlier default).
         gau_cfg (dict, optional): MMPose ``GAUEncoder`` config refining the
-            keypoint features.
+            keypoint features. Defaults to None (measured: no gain at CPU
+            budgets, twice the head's time).
+        gau_init (str): The GAU's start, ``'near_identity'`` (default) or
+            ``'mmpose'`` (see ``DynamicCoordinateClassifier``).
+        logit_scale (float | str): Factor on the logits; ``'rsqrt'``
+            (default) = 1/√``feat_channels``, 1.0 = MMPose's raw dot
+            product.
+        learn_logit_scale (bool): Learn the factor as a temperature started
+            at ``logit_scale``. Defaults to False.
         loss (dict): ``CoordMLELoss`` or MMPose's ``KLDiscretLoss``.
         scorer (dict): Keypoint score from the Laplace scale (in units of
             √(W·H)).
@@ -94,7 +118,11 @@ class SineCoordClsHead(BaseHead):
                  feat_channels: int = 128,
                  spe_channels: int = 128,
                  spe_temperature: float = 300.0,
-                 gau_cfg: Optional[dict] = DEFAULT_GAU,
+                 input_mode: str = 'keypoint',
+                 gau_cfg: Optional[dict] = None,
+                 gau_init: str = 'near_identity',
+                 logit_scale: Union[float, str] = 'rsqrt',
+                 learn_logit_scale: bool = False,
                  loss: ConfigType = dict(type='CoordMLELoss'),
                  scorer: ConfigType = dict(
                      type='LaplaceIntegralScorer', radius=0.1),
@@ -103,6 +131,8 @@ class SineCoordClsHead(BaseHead):
         super().__init__(init_cfg)
         num_keypoints = resolve_num_keypoints(num_keypoints, metainfo,
                                               type(self).__name__)
+        # a bad scale is an error naming this head, not the inner module
+        resolve_logit_scale(logit_scale, feat_channels, type(self).__name__)
         if input_size is None or in_featuremap_size is None:
             raise ValueError(
                 f'{type(self).__name__}: give input_size=(W, H) and '
@@ -120,18 +150,24 @@ class SineCoordClsHead(BaseHead):
             num_keypoints,
             final_layer_kernel_size,
             padding=final_layer_kernel_size // 2)
-        pose_dims = num_keypoints * self.in_featuremap_size[
-            0] * self.in_featuremap_size[1]
+        map_dims = self.in_featuremap_size[0] * self.in_featuremap_size[1]
+        self.input_mode = input_mode
         self.dcc = MODELS.build(
             dict(
                 type='DynamicCoordinateClassifier',
-                in_channels=pose_dims,
+                # one h·w vector per keypoint, or all K of them in one
+                in_channels=map_dims *
+                (num_keypoints if input_mode == 'pose' else 1),
                 num_keypoints=num_keypoints,
                 feat_channels=feat_channels,
                 num_bins=num_bins,
                 spe_channels=spe_channels,
                 spe_temperature=spe_temperature,
+                input_mode=input_mode,
                 gau_cfg=gau_cfg,
+                gau_init=gau_init,
+                logit_scale=logit_scale,
+                learn_logit_scale=learn_logit_scale,
                 static_size=self.input_size))
         self.loss_module = MODELS.build(loss)
         self.scorer = MODELS.build(scorer)
@@ -158,7 +194,10 @@ class SineCoordClsHead(BaseHead):
                 f'{tuple(x.shape[-2:])} (h, w), configured '
                 f'in_featuremap_size (w, h) = {self.in_featuremap_size}')
         x = self.final_layer(x)  # (B, K, h, w)
-        pose = x.flatten(1)  # (B, K*h*w): one pose vector per instance
+        if self.input_mode == 'pose':
+            pose = x.flatten(1)  # (B, K*h*w): one pose vector per instance
+        else:
+            pose = x.flatten(2)  # (B, K, h*w): one vector per keypoint
         # kpts in input-image pixels
         x_logits, y_logits, kpts, sigma = self.dcc(pose)
         return x_logits, y_logits, kpts / kpts.new_tensor(

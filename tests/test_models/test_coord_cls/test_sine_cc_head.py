@@ -337,3 +337,33 @@ def test_overfits_a_fixed_batch_of_bundled_images():
     # log-likelihood gained > 2 nats per keypoint
     assert losses[-1] < losses[0] - 2.0
     assert err1 < err0 / 4, (err0, err1)  # measured: 33.7 → 3.5 px
+
+
+def test_calibrated_defaults_and_the_rtmo_layout():
+    """By default each keypoint's map becomes its own feature and the logits
+    are scaled by 1/√C (softmax near uniform at the start); input_mode='pose'
+    builds RTMO's layout (one pose vector, Linear + BatchNorm)."""
+    head = MODELS.build(
+        dict(
+            type='SineCoordClsHead',
+            in_channels=32,
+            num_keypoints=17,
+            input_size=(48, 64),
+            in_featuremap_size=(3, 4)))
+    dcc = head.dcc
+    assert dcc.input_mode == 'keypoint'
+    assert isinstance(dcc.gau, torch.nn.Identity)  # no GAU by default
+    assert dcc.logit_scale == pytest.approx(1 / math.sqrt(128))
+    assert dcc.pose_to_kpts[1].weight.shape == (128, 12)  # h·w = 12
+    x_logits, _, _, _ = head((torch.randn(4, 32, 4, 3), ))
+    top = x_logits.softmax(-1).amax(-1)
+    assert top.max() < 5 / 96, top.max()  # uniform over 96 bins: 0.010
+    old = _head(17, input_mode='pose', logit_scale=1.0, gau_init='mmpose')
+    assert old.dcc.pose_to_kpts[0].weight.shape == (17 * 32, 17 * 12)
+    assert old((torch.randn(4, 32, 4, 3), ))[0].shape == (4, 17, 96)
+
+
+@pytest.mark.parametrize('bad', [0, -0.5, float('nan'), 'rsqrt2'])
+def test_bad_logit_scale_names_the_head(bad):
+    with pytest.raises(ValueError, match='SineCoordClsHead.*logit_scale'):
+        _head(17, logit_scale=bad)
