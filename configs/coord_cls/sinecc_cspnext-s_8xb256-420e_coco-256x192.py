@@ -1,9 +1,11 @@
 # SineCoordClsHead (sine-encoded bins, RTMO's MLE loss, σ-based scores) on
 # RTMPose-s: MMPose's CSPNeXt-s backbone and RTMPose-s COCO 256x192 recipe (420
-# epochs, two augmentation stages). The head replaces RTMCCHead (7x7 final conv
-# as RTMPose; DCC keypoint features of 128 channels instead of the GAU's 256),
-# and the codec becomes RegressionLabel, so both stages' pipelines are restated
-# with it.
+# epochs, two augmentation stages). The head replaces RTMCCHead with RTMCC's
+# layout (7x7 final conv, each keypoint's map through a shared ScaleNorm +
+# Linear, a GAU; 128 channels instead of 256), sine-coded bins instead of the
+# free classifiers, logits x 1/sqrt(C) and the GAU started near its shortcut
+# (docs/coord_cls.md: MMPose's GAU start saturates the softmax). The codec
+# becomes RegressionLabel, so both stages' pipelines are restated with it.
 _base_ = [
     'mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-s_8xb256-420e_coco-'
     '256x192.py'
@@ -27,6 +29,9 @@ model = dict(
         feat_channels=128,
         spe_channels=128,
         spe_temperature=300.0,
+        input_mode='keypoint',
+        logit_scale='rsqrt',
+        gau_init='near_identity',
         gau_cfg=dict(
             s=128,
             expansion_factor=2,
