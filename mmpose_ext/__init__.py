@@ -7,9 +7,10 @@ MMEngine's checkpoints hold (see ``checkpoint``).
 """
 # Importing the submodules registers their modules into MMPose's registries
 # (evaluation: BoxNormalizedPoseMetric and MeanPoseBaseline; runtime:
-# IterationSeedHook; resources: the ``mmpose_ext::`` scope in ``_base_``).
-from . import (checkpoint, codecs, datasets, evaluation, models, resources,
-               runtime, visualization)
+# IterationSeedHook; resources: the ``mmpose_ext::`` names in ``_base_``;
+# registry: the ``mmpose_ext`` scope that dicts inherited from them carry).
+from . import (checkpoint, codecs, datasets, evaluation, models, registry,
+               resources, runtime, visualization)
 from .version import __version__
 
 __all__ = ['__version__']
