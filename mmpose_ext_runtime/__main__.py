@@ -1,4 +1,6 @@
-from .app import main
+import sys
+
+from .app import cli
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

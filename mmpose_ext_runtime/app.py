@@ -1,40 +1,41 @@
 """Command line and batch API: images (+ optional COCO boxes) →
 ``predictions.json`` (COCO results) and skeleton drawings.
 
-    python -m mmpose_ext_runtime MODEL.onnx IMAGE_OR_DIR
-        [--bboxes COCO_JSON] [--out DIR] [--kpt-thr 0.3]
-        [--det-score-thr 0.0] [--threads N] [--no-draw]
+    python -m mmpose_ext_runtime MODEL.onnx IMAGES
+        [--bboxes COCO_JSON] [--out DIR] [--bbox-thr 0.3] [--nms-thr 0.3]
+        [--kpt-thr 0.3] [--det-cat-id 1] [--no-draw] [--threads N]
 
-``--bboxes`` takes either a COCO detection-results list (``image_id``,
-``bbox`` xywh, ``score``; images are matched by the number in their file name,
-COCO's ``000000196141.jpg`` → 196141) or a COCO annotation file (``images`` +
-``annotations``: the non-crowd people with labelled keypoints, matched by
-``file_name``, score 1). Without it a top-down model takes the whole image as
-one box (as MMPose's ``inference_topdown``) and image ids are the numbers in
-the file names (or the image's position). The result ``score`` is MMPose's
-``CocoMetric`` rescoring: box score × mean keypoint score above 0.2.
+The arguments are those of ``python -m mmpose_ext.tools.infer`` (whose
+``CONFIG CHECKPOINT`` pair is here the one exported file). ``IMAGES`` is an
+image or a folder; ``mmpose_ext::fixtures/coco`` names the bundled COCO
+images (:mod:`mmpose_ext_runtime.inputs`: unreadable pictures are skipped
+with a warning and counted; a missing or empty folder is a one-line error,
+exit status 2). ``--bboxes`` takes either a COCO detection-results list
+(``image_id``, ``bbox`` xywh, ``score``, ``category_id``; images are matched
+by the number in their file name, COCO's ``000000196141.jpg`` → 196141), run
+through MMPose's demo rule (scores above ``--bbox-thr``, then box NMS at
+``--nms-thr``: :mod:`mmpose_ext_runtime.boxes`), or a COCO annotation file
+(``images`` + ``annotations``: the non-crowd people with labelled keypoints,
+matched by ``file_name``, score 1, all kept). Without it a top-down model
+takes the whole image as one box (as MMPose's ``inference_topdown``) and
+image ids are the numbers in the file names (or the image's position). A
+one-stage model keeps the instances scoring above ``--bbox-thr``. The result
+``score`` is MMPose's ``CocoMetric`` rescoring: box score × mean keypoint
+score above 0.2.
 """
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
+from .boxes import BBOX_THR, NMS_THR, select_detections
 from .core import PoseModel, instance_score
-
-IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
-
-
-def list_images(path: Union[str, Path]) -> List[Path]:
-    path = Path(path)
-    if path.is_dir():
-        return sorted(p for p in path.iterdir()
-                      if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not path.exists():
-        raise FileNotFoundError(path)
-    return [path]
+from .inputs import (InputError, list_images, no_readable_image, outcome,
+                     read_image, resolve_path, warn_skipped)
 
 
 def _id_from_name(path: Path) -> Optional[int]:
@@ -43,29 +44,54 @@ def _id_from_name(path: Path) -> Optional[int]:
 
 def load_boxes(
     json_path: Union[str, Path],
-    det_score_thr: float = 0.0
-) -> Tuple[Dict[str, int], Dict[int, List[Tuple[np.ndarray, float]]]]:
+    cat_id: int = 1
+) -> Tuple[Dict[str, int], Dict[int, List[Tuple[np.ndarray, float]]], bool]:
     """A COCO box file → (file name → image id (annotation files only), image
-    id → [(xyxy float32, score)])."""
-    data = json.loads(Path(json_path).read_text())
+    id → [(xyxy float32, score)], whether they are detections).
+
+    Detection results keep category ``cat_id``; an annotation file its
+    non-crowd people with labelled keypoints (score 1). Raises
+    :class:`InputError` for a file that is neither.
+    """
+    path = resolve_path(json_path, 'box file')
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f'box file {path} is not JSON: {e}') from None
     names, boxes = {}, {}
-    if isinstance(data, dict):
+    if isinstance(data, dict) and 'annotations' in data:
         names = {im['file_name']: im['id'] for im in data.get('images', [])}
         entries = [
             dict(a, score=1.0) for a in data.get('annotations', [])
             if not a.get('iscrowd', 0) and a.get('num_keypoints', 1) > 0
         ]
+    elif isinstance(data, list) and all(
+            isinstance(d, dict) and {'image_id', 'bbox'} <= set(d)
+            for d in data):
+        entries = [d for d in data if d.get('category_id', cat_id) == cat_id]
     else:
-        entries = [
-            d for d in data if d.get('category_id', 1) == 1
-            and d.get('score', 1.0) >= det_score_thr
-        ]
+        raise InputError(
+            f'box file {path}: expected COCO detection results (a list of '
+            '{"image_id", "bbox": [x, y, w, h], "score", "category_id"}) or '
+            'a COCO annotation file')
     for entry in entries:
         x, y, w, h = entry['bbox']
         boxes.setdefault(entry['image_id'], []).append(
             (np.array([x, y, x + w, y + h],
                       dtype=np.float32), float(entry.get('score', 1.0))))
-    return names, boxes
+    return names, boxes, isinstance(data, list)
+
+
+def load_model(path: Union[str, Path],
+               threads: Optional[int] = None) -> PoseModel:
+    """The exported model; a file onnxruntime cannot load, or one without our
+    metadata, is an :class:`InputError` naming it."""
+    path = resolve_path(path, 'model')
+    try:
+        return PoseModel(str(path), threads=threads)
+    except Exception as e:  # onnxruntime's own error types, our ValueError
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+        raise InputError(f'model {path}: {reason}') from None
 
 
 def draw(image: np.ndarray,
@@ -110,35 +136,61 @@ def run(model: Union[str, Path, PoseModel],
         bboxes: Optional[Union[str, Path]] = None,
         out: Optional[Union[str, Path]] = None,
         kpt_thr: float = 0.3,
-        det_score_thr: float = 0.0,
+        bbox_thr: float = 0.0,
+        nms_thr: Optional[float] = None,
         threads: Optional[int] = None,
-        draw_images: bool = True) -> Dict:
+        draw_images: bool = True,
+        det_cat_id: int = 1) -> Dict:
     """Predict every image; write ``out/predictions.json`` (and
     ``out/vis/*.jpg``) when ``out`` is given.
 
+    ``images``: an image, a folder or a list of files (strings may be
+    ``mmpose_ext::fixtures/...`` names). Pictures that cannot be decoded are
+    skipped with a warning on stderr (``skipped`` in the result); the others
+    are predicted and written. Detection results (``bboxes`` a COCO results
+    list) keep the boxes scoring above ``bbox_thr`` and then those box NMS at
+    ``nms_thr`` keeps (None: no NMS); a one-stage model keeps the instances
+    scoring above ``bbox_thr``. The defaults here keep everything; the
+    command line has MMPose's demo defaults (0.3, 0.3).
+
     Returns:
-        dict: ``results`` (the COCO results list) and ``images``: per image its
-            ``file``, ``image_id`` and the
-        raw prediction (``keypoints`` (N, K, 2), ``keypoint_scores``,
-        ``bboxes``, ``bbox_scores``).
+        dict: ``results`` (the COCO results list), ``images``: per image read
+        its ``file``, ``image_id`` and the raw prediction (``keypoints`` (N,
+        K, 2), ``keypoint_scores``, ``bboxes``, ``bbox_scores``), and
+        ``skipped`` / ``ignored`` (unreadable pictures, a folder's non-image
+        files).
+
+    Raises:
+        InputError: A missing path, a folder without pictures, no readable
+            picture, or a box file that is not COCO's.
     """
-    model = model if isinstance(model, PoseModel) else PoseModel(
-        str(model), threads=threads)
-    files = list_images(images) if isinstance(
-        images, (str, Path)) else [Path(p) for p in images]
-    names, boxes = load_boxes(
-        bboxes, det_score_thr) if bboxes is not None else ({}, None)
+    if isinstance(images, (str, Path)):
+        files, ignored = list_images(images)
+    else:
+        files, ignored = [resolve_path(p, 'image') for p in images], []
+    names, boxes, detections = load_boxes(
+        bboxes, det_cat_id) if bboxes is not None else ({}, None, False)
+    if not isinstance(model, PoseModel):
+        model = load_model(model, threads)
     out = Path(out) if out is not None else None
-    results, per_image = [], []
+    results, per_image, skipped = [], [], []
     for index, path in enumerate(files):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image = read_image(path)
         if image is None:
-            raise ValueError(f'cannot read image {path}')
+            warn_skipped('mmpose_ext_runtime', path)
+            skipped.append(path)
+            continue
         image_id = names.get(path.name, _id_from_name(path))
         if image_id is None:
             image_id = index
         if boxes is not None and not model.bottomup:
             entries = boxes.get(image_id, [])
+            if entries and detections:
+                entries = [
+                    entries[i] for i in select_detections(
+                        np.stack([b for b, _ in entries]),
+                        np.array([s for _, s in entries]), bbox_thr, nms_thr)
+                ]
             if not entries:  # no person detected: nothing to predict
                 per_image.append(
                     dict(
@@ -153,6 +205,9 @@ def run(model: Union[str, Path, PoseModel],
             pred['bbox_scores'] = np.array([s for _, s in entries], np.float32)
         else:
             pred = model.predict(image)
+            if model.bottomup:
+                keep = pred['bbox_scores'] > bbox_thr
+                pred = {k: v[keep] for k, v in pred.items()}
         for kpts, sc, bs in zip(pred['keypoints'], pred['keypoint_scores'],
                                 pred['bbox_scores']):
             triplets = np.concatenate([kpts, sc[:, None]], 1).reshape(-1)
@@ -169,10 +224,16 @@ def run(model: Union[str, Path, PoseModel],
                 str(out / 'vis' / f'{path.stem}.jpg'),
                 draw(image, pred['keypoints'], pred['keypoint_scores'],
                      model.dataset, kpt_thr, pred['bboxes']))
+    if len(skipped) == len(files):
+        raise no_readable_image(files)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / 'predictions.json').write_text(json.dumps(results))
-    return dict(results=results, images=per_image)
+    return dict(
+        results=results,
+        images=per_image,
+        skipped=[str(p) for p in skipped],
+        ignored=[str(p) for p in ignored])
 
 
 def parse_args(argv=None):
@@ -180,38 +241,77 @@ def parse_args(argv=None):
         prog='python -m mmpose_ext_runtime',
         description=__doc__.split('\n\n')[0])
     parser.add_argument(
-        'model', help='ONNX file exported by mmpose_ext (with its metadata)')
-    parser.add_argument('images', help='an image or a folder of images')
+        'model',
+        help='ONNX file exported by mmpose_ext.tools.export_onnx (with its '
+        'metadata)')
+    parser.add_argument(
+        'images',
+        help='an image or a folder of images; mmpose_ext::fixtures/coco for '
+        'the bundled COCO images')
     parser.add_argument(
         '--bboxes',
         default=None,
-        help='COCO detection results or annotation file (xywh boxes)')
+        help='COCO detection results or annotation file (xywh boxes); may be '
+        'mmpose_ext::fixtures/coco/test_coco_det_AP_H_56.json')
     parser.add_argument(
         '--out',
         default='outputs/runtime',
-        help='where predictions.json and vis/ go')
+        help='output folder (predictions.json, vis/)')
+    parser.add_argument(
+        '--bbox-thr',
+        type=float,
+        default=BBOX_THR,
+        help='keep detections (and one-stage instances) scoring above this '
+        '(MMPose\'s demo default)')
+    parser.add_argument(
+        '--nms-thr',
+        type=float,
+        default=NMS_THR,
+        help='box NMS overlap for detection results, as MMPose\'s demo '
+        '(1: no NMS)')
     parser.add_argument(
         '--kpt-thr',
         type=float,
         default=0.3,
         help='keypoints drawn above this score')
     parser.add_argument(
-        '--det-score-thr',
-        type=float,
-        default=0.0,
-        help='detections kept from this score')
+        '--det-cat-id',
+        type=int,
+        default=1,
+        help='detection category of people in --bboxes')
+    parser.add_argument(
+        '--no-draw',
+        action='store_true',
+        help='write predictions.json only (no vis/)')
     parser.add_argument(
         '--threads', type=int, default=None, help='onnxruntime threads')
-    parser.add_argument(
-        '--no-draw', action='store_true', help='write predictions.json only')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> Dict:
+    """Run the command line; returns :func:`run`'s summary.
+
+    Raises :class:`InputError`.
+    """
     args = parse_args(argv)
     summary = run(args.model, args.images, args.bboxes, args.out, args.kpt_thr,
-                  args.det_score_thr, args.threads, not args.no_draw)
-    n_img, n_inst = len(summary['images']), len(summary['results'])
-    print(f'{n_inst} instances in {n_img} images -> '
-          f'{Path(args.out) / "predictions.json"}')
+                  args.bbox_thr, args.nms_thr, args.threads, not args.no_draw,
+                  args.det_cat_id)
+    n_img = len(summary['images']) + len(summary['skipped'])
+    print(f'{len(summary["results"])} instances in '
+          f'{len(summary["images"])} images -> '
+          f'{Path(args.out) / "predictions.json"} (' +
+          outcome(n_img, [Path(p) for p in summary['skipped']],
+                  [Path(p) for p in summary['ignored']]) + ')')
     return summary
+
+
+def cli(argv=None) -> int:
+    """:func:`main` with bad input reported in one line and exit status 2
+    (no traceback)."""
+    try:
+        main(argv)
+    except InputError as e:
+        print(f'mmpose_ext_runtime: error: {e}', file=sys.stderr)
+        return 2
+    return 0

@@ -88,11 +88,12 @@ def test_runs_where_torch_cannot_be_imported(exported, tmp_path):
     assert probe.returncode == 0 and 'blocked' in probe.stdout, probe.stderr
     for name, path in exported.items():
         out = tmp_path / name
+        # the bundled images by their packaged name, found without
+        # importing mmpose_ext
         proc = subprocess.run([
             sys.executable, '-m', 'mmpose_ext_runtime',
-            str(path),
-            str(FIXTURES), '--bboxes',
-            str(ANN), '--out',
+            str(path), 'mmpose_ext::fixtures/coco', '--bboxes',
+            'mmpose_ext::fixtures/coco/test_coco.json', '--out',
             str(out), '--threads', '1'
         ],
                               env=env,
@@ -116,29 +117,61 @@ def test_runs_where_torch_cannot_be_imported(exported, tmp_path):
         ]
 
 
+def _demo_rule(dets, bbox_thr=0.3, nms_thr=0.3):
+    """The person detections MMPose's demo keeps (scores above bbox_thr, then
+    MMPose's nms), image by image (by id, the runtime's file order), in the
+    file's order."""
+    from mmpose.evaluation.functional import nms
+
+    kept = []
+    for image_id in sorted({d['image_id'] for d in dets}):
+        mine = [
+            d for d in dets
+            if d['image_id'] == image_id and d['score'] > bbox_thr
+        ]
+        xyxy = np.array([[
+            *d['bbox'][:2], d['bbox'][0] + d['bbox'][2],
+            d['bbox'][1] + d['bbox'][3], d['score']
+        ] for d in mine]).reshape(-1, 5)
+        kept += [mine[i] for i in sorted(nms(xyxy, nms_thr))]
+    return kept
+
+
 def test_detection_results_and_whole_image(exported, tmp_path):
-    """--bboxes with COCO detection results: every person detection is
-    predicted, under its image id (from the file name); without boxes a
-    top-down model takes the whole image."""
+    """--bboxes with COCO detection results: the person detections MMPose's
+    demo keeps (score above 0.3, box NMS at 0.3) are predicted, under their
+    image id (from the file name); without boxes a top-down model takes the
+    whole image."""
     det = FIXTURES / 'test_coco_det_AP_H_56.json'
     dets = [d for d in json.loads(det.read_text()) if d['category_id'] == 1]
+    kept = _demo_rule(dets)
+    assert len(dets) == 118 and len(kept) == 19
     summary = rt.main([
-        str(exported['heatmap_decoded']),
-        str(FIXTURES), '--bboxes',
-        str(det), '--out',
+        str(exported['heatmap_decoded']), 'mmpose_ext::fixtures/coco',
+        '--bboxes', 'mmpose_ext::fixtures/coco/test_coco_det_AP_H_56.json',
+        '--out',
         str(tmp_path), '--threads', '1'
     ])
     results = json.loads((tmp_path / 'predictions.json').read_text())
-    assert len(results) == len(dets) == len(summary['results'])
-    assert sorted(r['image_id'] for r in results) == sorted(d['image_id']
-                                                            for d in dets)
+    assert len(results) == len(kept) == len(summary['results'])
+    assert [r['image_id'] for r in results] == [d['image_id'] for d in kept]
     # the result score is the box score times the mean keypoint score above 0.2
     # (MMPose's CocoMetric rescoring)
-    first = summary['images'][0]
-    np.testing.assert_allclose(
-        first['bbox_scores'],
-        [d['score'] for d in dets if d['image_id'] == 785],
-        rtol=1e-6)
+    for image in summary['images']:
+        np.testing.assert_allclose(
+            image['bbox_scores'],
+            [d['score'] for d in kept if d['image_id'] == image['image_id']],
+            rtol=1e-6)
+    # every detection: --bbox-thr 0 --nms-thr 1
+    every = rt.main([
+        str(exported['heatmap_decoded']),
+        str(FIXTURES), '--bboxes',
+        str(det), '--out',
+        str(tmp_path / 'every'), '--threads', '1', '--bbox-thr', '-1',
+        '--nms-thr', '1', '--no-draw'
+    ])
+    assert len(every['results']) == len(dets)
+    assert not (tmp_path / 'every' / 'vis').exists()
     whole = rt.run(
         str(exported['heatmap_raw']),
         FIXTURES / '000000000785.jpg',
@@ -149,6 +182,24 @@ def test_detection_results_and_whole_image(exported, tmp_path):
         whole['results']) == 1 and whole['results'][0]['image_id'] == 785
     np.testing.assert_array_equal(whole['images'][0]['bboxes'],
                                   [[0, 0, 640, 425]])
+
+
+def test_box_nms_is_mmposes():
+    from mmpose.evaluation.functional import nms
+
+    rng = np.random.default_rng(0)
+    for n, thr in [(1, 0.3), (2, 0.3), (30, 0.3), (30, 0.6), (60, 0.0)]:
+        xy = rng.uniform(0, 200, (n, 2))
+        wh = rng.uniform(1, 120, (n, 2))
+        dets = np.concatenate([xy, xy + wh, rng.uniform(0, 1, (n, 1))], 1)
+        assert rt.box_nms(dets, thr) == [int(i) for i in nms(dets, thr)]
+    # the rule: above the threshold, then NMS, in the given order
+    dets = np.array([[0, 0, 10, 10, 0.5], [1, 1, 10, 10, 0.9],
+                     [50, 50, 60, 60, 0.2], [50, 50, 60, 60, 0.8]])
+    np.testing.assert_array_equal(
+        rt.select_detections(dets[:, :4], dets[:, 4]), [1, 3])
+    np.testing.assert_array_equal(
+        rt.select_detections(dets[:, :4], dets[:, 4], 0.0, None), [0, 1, 2, 3])
 
 
 def test_metadata_schema(exported):
