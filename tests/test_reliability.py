@@ -491,7 +491,7 @@ def test_another_heads_checkpoint_is_an_error_listing_keys(
     # the export tool (the demo loads with the same function)
     with pytest.raises(CheckpointError, match=keys):
         export_onnx.main([
-            config, '--checkpoint',
+            config,
             str(checkpoints['poseur']), '--out',
             str(tmp_path / 'x.onnx')
         ])

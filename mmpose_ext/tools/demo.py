@@ -1,8 +1,9 @@
 """The bundled demo (the README's main job): generate → train → evaluate →
 visualise → export.
 
-    python -m mmpose_ext.tools.demo [--config CONFIG] [--epochs N]
-        [--work-dir outputs/demo] [--num-train N --num-val N --data-root DIR]
+    python -m mmpose_ext.tools.demo [CONFIG] [--epochs N] [--out DIR]
+        [--num-train N --num-val N --data-root DIR] [--image IMAGE]
+        [--no-draw]
 
 With the default config (:data:`DEMO_CONFIG`) it generates a synthetic
 COCO-format set on first run (``mmpose_ext.datasets.synthetic``, cached in
@@ -21,18 +22,26 @@ it against onnxruntime, runs it on the real images with
 those keypoints with PyTorch's (:func:`runtime_check`), and writes
 ``summary.json``. A config without a ``synthetic`` dict (e.g.
 ``mmpose_ext::demo/poseur_res18_fixtures-256x192.py``) trains and tests on
-the bundled real images instead. ``--config`` takes a file or a packaged name
-(``mmpose_ext::demo/NAME.py``, ``demo/NAME.py``).
+the bundled real images instead. ``CONFIG`` is a file or a packaged name
+(``mmpose_ext::demo/NAME.py``, ``demo/NAME.py``), ``--out`` the output folder
+(MMEngine's work_dir; ``--work-dir``, MMPose's name for it, is the same
+option), ``--image`` may be a bundled picture
+(``mmpose_ext::fixtures/coco/000000196141.jpg``) and ``--no-draw`` leaves the
+drawings out, as in every tool (:mod:`mmpose_ext.tools.cli`). A missing
+config or image is one line and exit status 2.
 """
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from mmpose_ext.resources import config_path, fixtures_dir
+from mmpose_ext.resources import fixtures_dir
+from mmpose_ext_runtime.inputs import InputError, read_image, resolve_path
+from .cli import resolve_config, run_cli
 
 DEMO_CONFIG = 'mmpose_ext::demo/td-hm_effnet-lite0_synthetic-128x96.py'
 FIXTURES = fixtures_dir('coco')
@@ -52,15 +61,23 @@ SUMMARY_KEYS = {
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument(
-        '--config',
+        'config',
+        nargs='?',
         default=DEMO_CONFIG,
-        help='a config file or a packaged name (mmpose_ext::demo/NAME.py)')
+        help='a config file or a packaged name (mmpose_ext::demo/NAME.py); '
+        'default %(default)s')
     parser.add_argument(
         '--epochs',
         type=int,
         default=None,
         help='override the config\'s max_epochs')
-    parser.add_argument('--work-dir', default='outputs/demo')
+    parser.add_argument(
+        '--out',
+        '--work-dir',
+        dest='out',
+        default='outputs/demo',
+        help='output folder (MMEngine\'s work_dir: checkpoints, logs, vis/, '
+        'model.onnx, summary.json)')
     parser.add_argument(
         '--num-train',
         type=int,
@@ -78,8 +95,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--image',
         default=str(REAL_IMAGE),
-        help='real image to draw predictions on (its boxes come from its '
-        'annotation file)')
+        help='real image to draw predictions on (its boxes come from the '
+        'bundled test_coco.json); e.g. '
+        'mmpose_ext::fixtures/coco/000000000785.jpg')
+    parser.add_argument(
+        '--no-draw',
+        action='store_true',
+        help='no drawings (vis/ and the runtime\'s)')
     return parser.parse_args(argv)
 
 
@@ -97,7 +119,7 @@ def build_cfg(config: str,
     from mmpose_ext.benchmark import ensure_hook, point_at_dataset
     from mmpose_ext.schedule import set_epochs
 
-    cfg = Config.fromfile(str(config_path(config)))
+    cfg = Config.fromfile(str(resolve_config(config)))
     cfg.work_dir = work_dir
     if epochs is not None:
         set_epochs(cfg, epochs)
@@ -176,8 +198,12 @@ def summarise(metrics: dict, prefix: str) -> dict:
     }
 
 
-def runtime_check(model, onnx_paths: dict, image_dir: Path, ann_file: Path,
-                  out_dir: Path) -> dict:
+def runtime_check(model,
+                  onnx_paths: dict,
+                  image_dir: Path,
+                  ann_file: Path,
+                  out_dir: Path,
+                  draw: bool = True) -> dict:
     """Run ``mmpose_ext_runtime`` on each exported file over the images of
     ``image_dir`` with the people of ``ann_file``; compare with MMPose's
     ``inference_topdown`` on the same boxes without flip test (the exported
@@ -200,7 +226,7 @@ def runtime_check(model, onnx_paths: dict, image_dir: Path, ann_file: Path,
             image_dir,
             ann_file,
             out_dir / name,
-            draw_images=(name == 'raw'))
+            draw_images=draw and name == 'raw')
         for name, path in onnx_paths.items()
     }
     test_cfg = model.test_cfg
@@ -238,8 +264,34 @@ def runtime_check(model, onnx_paths: dict, image_dir: Path, ann_file: Path,
     return report
 
 
+def real_image(text: str) -> Path:
+    """``--image``: a readable picture annotated in the bundled
+    ``test_coco.json`` (its people's boxes come from there)."""
+    image = resolve_path(text, 'image')
+    if read_image(image) is None:
+        raise InputError(f'image {image}: not a readable image')
+    names = {
+        im['file_name']
+        for im in json.loads((FIXTURES /
+                              'test_coco.json').read_text())['images']
+    }
+    if image.name not in names:
+        raise InputError(
+            f'image {image}: not one of the bundled annotated images '
+            f'({", ".join(sorted(names))}), whose boxes the drawing uses')
+    return image
+
+
 def main(argv=None) -> dict:
+    """Run the demo; returns the summary (also written to
+    ``OUT/summary.json``).
+
+    Raises ``InputError`` for a missing config or image.
+    """
     args = parse_args(argv)
+    # bad input before anything is generated or trained
+    resolve_config(args.config)
+    image = real_image(args.image)
     from mmengine.runner import Runner
     from mmpose.registry import VISUALIZERS
 
@@ -251,7 +303,7 @@ def main(argv=None) -> dict:
     from mmpose_ext.evaluation import evaluate_no_skill
 
     t0 = time.time()
-    work_dir = Path(args.work_dir)
+    work_dir = Path(args.out)
     cfg = build_cfg(args.config, str(work_dir), args.epochs, args.num_train,
                     args.num_val, args.data_root)
     synthetic = 'synthetic' in cfg
@@ -293,16 +345,17 @@ def main(argv=None) -> dict:
 
     # every key must match: no silent AP 0
     model = init_model_strict(cfg, checkpoint, device='cpu')
-    images = [('real', Path(args.image), FIXTURES / 'test_coco.json')]
+    images = [('real', image, FIXTURES / 'test_coco.json')]
     if synthetic:  # a held-out generated image, then the real one
         images.insert(0, ('heldout', *first_image_with_people(root, 'val')))
-    visualizer = VISUALIZERS.build(
-        dict(cfg.visualizer, name=f'mmpose_ext_demo_{time.time_ns()}'))
-    visualizer.set_dataset_meta(model.dataset_meta)
     summary['visualisations'] = []
-    for role, image, ann in images:
-        png = work_dir / 'vis' / f'{role}_{image.stem}_pred.png'
-        n = visualise(model, visualizer, image, ann, png)
+    if not args.no_draw:
+        visualizer = VISUALIZERS.build(
+            dict(cfg.visualizer, name=f'mmpose_ext_demo_{time.time_ns()}'))
+        visualizer.set_dataset_meta(model.dataset_meta)
+    for role, path, ann in images if not args.no_draw else []:
+        png = work_dir / 'vis' / f'{role}_{path.stem}_pred.png'
+        n = visualise(model, visualizer, path, ann, png)
         summary['visualisations'].append(
             dict(file=str(png), instances_drawn=n))
 
@@ -327,7 +380,8 @@ def main(argv=None) -> dict:
             decode=True)
     summary['onnx_runtime'] = runtime_check(model, onnx_paths, FIXTURES,
                                             FIXTURES / 'test_coco.json',
-                                            work_dir / 'runtime')
+                                            work_dir / 'runtime',
+                                            not args.no_draw)
     summary['onnx_runtime']['export_and_check_seconds'] = round(
         time.time() - t_onnx, 2)
     summary['total_seconds'] = round(time.time() - t0, 1)
@@ -361,5 +415,10 @@ def main(argv=None) -> dict:
     return summary
 
 
+def cli(argv=None) -> int:
+    """:func:`main` with bad input reported in one line and exit status 2."""
+    return run_cli('demo', main, argv)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

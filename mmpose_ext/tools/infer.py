@@ -1,43 +1,51 @@
 """Keypoints on pictures from a trained model, through MMPose's own inference
 API and visualizer.
 
-    python -m mmpose_ext.tools.infer CONFIG CHECKPOINT IMAGE_OR_DIR \
+    python -m mmpose_ext.tools.infer CONFIG CHECKPOINT IMAGES \
         [--bboxes COCO_DET_JSON] [--out DIR] [--device cpu] \
-        [--score-thr 0.3] [--kpt-thr 0.3] [--det-cat-id 1] [--no-vis] \
-        [--cfg-options K=V ...]
+        [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3] [--det-cat-id 1] \
+        [--no-draw] [--cfg-options K=V ...]
 
+``CONFIG`` is a file or a packaged name (``mmpose_ext::demo/NAME.py``);
+``IMAGES`` an image or a folder, ``mmpose_ext::fixtures/coco`` for the
+bundled COCO images (the arguments of every tool: :mod:`mmpose_ext.tools.cli`).
 Top-down models (Poseur, TokenPose, SineCC, RLE, SCAI, MMPose's heads) take
 their boxes from a COCO detection results file (``--bboxes``: a list of
-``{image_id, bbox: [x, y, w, h], score, category_id}``), whose image ids are
+``{image_id, bbox: [x, y, w, h], score, category_id}``, e.g.
+``mmpose_ext::fixtures/coco/test_coco_det_AP_H_56.json``), whose image ids are
 matched to the images' numeric file stems (``000000000785.jpg`` is image
-785); without one, each whole image is the box. One-stage models
-(``BottomupPoseEstimator``, e.g. RTMO with ``RTMOSineCCHead``) need no boxes.
+785); without one, each whole image is the box. The detections go through
+MMPose's demo rule (``demo/topdown_demo_with_mmdet.py``) with its defaults:
+the boxes of category ``--det-cat-id`` scoring above ``--bbox-thr`` (0.3),
+then box NMS at ``--nms-thr`` (0.3; 1 turns it off) with MMPose's ``nms``.
+One-stage models (``BottomupPoseEstimator``, e.g. RTMO with
+``RTMOSineCCHead``) need no boxes; they keep the instances scoring above
+``--bbox-thr`` (after the model's own ``test_cfg.score_thr`` and NMS).
 The predictions go through ``mmpose.apis.inference_topdown`` /
 ``inference_bottomup``; the skeletons are drawn by MMPose's
-``PoseLocalVisualizer`` into ``OUT/vis/`` and the people are written as COCO
-keypoint results to ``OUT/predictions.json``: ``image_id``, ``category_id``,
-``keypoints`` (x, y, score triplets in image pixels) and ``score``, scored as
-the config's ``CocoMetric`` does (``score_mode``, default
-``'bbox_keypoint'``: the box score times the mean of the keypoint scores
-above ``keypoint_score_thr``, 0.2; RTMO's configs: ``'bbox'``), without its
-OKS NMS. Without ``--bboxes`` the image ids are the numeric file stems when
-every image has one, else the file order (0, 1, ...); ``OUT/image_ids.json``
-maps file → id.
+``PoseLocalVisualizer`` into ``OUT/vis/`` (not with ``--no-draw``) and the
+people are written as COCO keypoint results to ``OUT/predictions.json``:
+``image_id``, ``category_id``, ``keypoints`` (x, y, score triplets in image
+pixels) and ``score``, scored as the config's ``CocoMetric`` does
+(``score_mode``, default ``'bbox_keypoint'``: the box score times the mean of
+the keypoint scores above ``keypoint_score_thr``, 0.2; RTMO's configs:
+``'bbox'``), without its OKS NMS. Without ``--bboxes`` the image ids are the
+numeric file stems when every readable image has one, else their order (0,
+1, ...); ``OUT/image_ids.json`` maps file → id. ``--kpt-thr`` only hides
+low-scoring keypoints in the drawings.
 
-``--score-thr`` drops people whose detection score is below it (detection
-file boxes; a one-stage model's instance score, after the model's own
-``test_cfg.score_thr``; whole-image boxes score 1). ``--kpt-thr`` only hides
-low-scoring keypoints in the drawings. The checkpoint is loaded strictly (a
-checkpoint of another model is a ``CheckpointError`` listing the keys); its
-``meta.dataset_meta`` wins over the config's, as in MMPose's ``init_model``.
-Configs without a top-level ``data_mode`` (ours under ``configs/synthetic``)
-get it from the model type. Errors (missing checkpoint, no images, a
-detection file matching no image) exit with status 2 and one line saying
-what is wrong.
+The checkpoint is loaded strictly (a checkpoint of another model is a
+``CheckpointError`` listing the keys); its ``meta.dataset_meta`` wins over
+the config's, as in MMPose's ``init_model``. Configs without a top-level
+``data_mode`` (ours under ``configs/synthetic``) get it from the model type.
+A picture that cannot be decoded is skipped with a warning naming it and
+counted in the summary; the others are predicted and written. Bad input (a
+missing config, checkpoint, image or folder, a folder without images, no
+readable image, a detection file matching no image, another model's
+checkpoint) exits with status 2 and one line saying what is wrong.
 """
 import argparse
 import json
-import mimetypes
 import sys
 import time
 from pathlib import Path
@@ -45,38 +53,56 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmpose_ext_runtime.boxes import BBOX_THR, NMS_THR
 from mmpose_ext_runtime.core import instance_score
+from mmpose_ext_runtime.inputs import (InputError, few, list_images,
+                                       no_readable_image, outcome, read_image,
+                                       resolve_path, warn_skipped)
+from .cli import resolve_checkpoint, resolve_config, run_cli
 
-
-class InferError(ValueError):
-    """Bad input to the tool: the message says what and where."""
+#: Bad input to the tool (the runtime's :class:`InputError`): the message
+#: says what and where.
+InferError = InputError
 
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
 
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config', help='model config (ours or MMPose\'s)')
+    parser.add_argument(
+        'config',
+        help='model config: a file or a packaged name '
+        '(mmpose_ext::demo/NAME.py)')
     parser.add_argument(
         'checkpoint', help='trained weights (an MMEngine checkpoint)')
-    parser.add_argument('images', help='an image file or a folder of images')
+    parser.add_argument(
+        'images',
+        help='an image or a folder of images; mmpose_ext::fixtures/coco for '
+        'the bundled COCO images')
     parser.add_argument(
         '--bboxes',
         default=None,
         help='COCO detection results JSON (image_id, bbox xywh, score, '
-        'category_id) for a top-down '
-        'model; image ids are matched to numeric file stems. Default: the '
-        'whole image')
+        'category_id) for a top-down model, e.g. '
+        'mmpose_ext::fixtures/coco/test_coco_det_AP_H_56.json; image ids are '
+        'matched to numeric file stems. Default: the whole image')
     parser.add_argument(
         '--out',
         default='outputs/infer',
-        help='output folder (predictions.json, vis/)')
+        help='output folder (predictions.json, image_ids.json, vis/)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
-        '--score-thr',
+        '--bbox-thr',
         type=float,
-        default=0.3,
-        help='drop people whose detection / instance score is below this')
+        default=BBOX_THR,
+        help='keep detections (and one-stage instances) scoring above this '
+        '(MMPose\'s demo default %(default)s)')
+    parser.add_argument(
+        '--nms-thr',
+        type=float,
+        default=NMS_THR,
+        help='box NMS overlap for --bboxes detections, with MMPose\'s nms '
+        '(MMPose\'s demo default %(default)s; 1: no NMS)')
     parser.add_argument(
         '--kpt-thr',
         type=float,
@@ -88,7 +114,9 @@ def parse_args(argv=None):
         default=1,
         help='detection category of people in --bboxes')
     parser.add_argument(
-        '--no-vis', action='store_true', help='write predictions.json only')
+        '--no-draw',
+        action='store_true',
+        help='write predictions.json only (no vis/)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -101,22 +129,6 @@ def parse_args(argv=None):
 
 # -------------------------------------------------------------------------------------------------
 # inputs
-def list_images(path) -> List[Path]:
-    """An image file, or the images of a folder (by extension, as MMPose's
-    inferencer; sorted by name)."""
-    path = Path(path)
-    if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.is_file() and (
-            mimetypes.guess_type(p.name)[0] or '').startswith('image/'))
-        if not images:
-            raise InferError(
-                f'no images (.jpg, .png, ...) in the folder {path}')
-        return images
-    if not path.is_file():
-        raise InferError(f'image or folder not found: {path}')
-    return [path]
-
-
 def image_ids(images: Sequence[Path]) -> Dict[Path, int]:
     """Numeric file stems when every image has a distinct one, else the file
     order (0, 1, ...)."""
@@ -137,12 +149,10 @@ def read_detections(path,
     :class:`InferError` when the file is missing or not a list of detections,
     or when none of its image ids (of category ``cat_id``) is an image's.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InferError(f'detection file not found: {path}')
+    path = resolve_path(path, 'detection file')
     try:
         dets = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InferError(f'detection file {path} is not JSON: {e}') from None
     if not isinstance(dets, list) or any(
             not isinstance(d, dict) or not {'image_id', 'bbox'} <= set(d)
@@ -168,18 +178,12 @@ def read_detections(path,
         raise InferError(
             f'detection file {path}: none of its {len(ids)} image ids of '
             f'category {cat_id} '
-            f'({_few(sorted(ids))}) is the numeric file stem of an image '
-            f'({_few([p.name for p in images])})')
+            f'({few(sorted(ids))}) is the numeric file stem of an image '
+            f'({few([p.name for p in images])})')
     return {
         image: np.array(b, dtype=np.float64).reshape(-1, 5)
         for image, b in boxes.items()
     }
-
-
-def _few(items: Sequence, n: int = 5) -> str:
-    items = list(items)
-    return ', '.join(map(str, items[:n])) + (f', ... ({len(items)} in all)'
-                                             if len(items) > n else '')
 
 
 # --------------------------------------------------------------------------------------------------
@@ -190,10 +194,8 @@ def load_config(config, cfg_options: Optional[dict] = None):
     none."""
     from mmengine.config import Config
 
-    from mmpose_ext.resources import config_path
-
     cfg = Config.fromfile(str(
-        config_path(config))) if not isinstance(config, Config) else config
+        resolve_config(config))) if not isinstance(config, Config) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if 'data_mode' not in cfg:
@@ -210,8 +212,7 @@ def load_model(cfg, checkpoint, device: str = 'cpu'):
 
     from mmpose_ext.checkpoint import load_checkpoint_strict
 
-    if not Path(checkpoint).is_file():
-        raise InferError(f'checkpoint not found: {checkpoint}')
+    checkpoint = resolve_checkpoint(checkpoint)
     # cfg_options={}: without it init_model reads cfg.model.backbone, which a
     # wrapper model (SCAI) has not
     model = init_model(cfg, None, device='cpu', cfg_options={})
@@ -251,26 +252,48 @@ def person_score(bbox_score: float,
     return instance_score(bbox_score, keypoint_scores, keypoint_score_thr)
 
 
+def select_boxes(boxes: np.ndarray,
+                 bbox_thr: float = BBOX_THR,
+                 nms_thr: Optional[float] = NMS_THR) -> np.ndarray:
+    """The detections MMPose's demo keeps, in their given order: scores above
+    ``bbox_thr``, then MMPose's box ``nms`` at ``nms_thr`` (None or ``>= 1``:
+    none).
+
+    ``boxes``: (n, 5) x, y, w, h, score.
+    """
+    from mmpose.evaluation.functional import nms
+
+    keep = np.flatnonzero(boxes[:, 4] > bbox_thr)
+    if nms_thr is not None and nms_thr < 1 and len(keep) > 1:
+        xyxy_score = boxes[keep].copy()
+        xyxy_score[:, 2:4] += xyxy_score[:, :2]
+        keep = np.sort(keep[nms(xyxy_score, nms_thr)])
+    return boxes[keep]
+
+
 def predict_image(model,
                   image: Path,
                   bottomup: bool,
                   boxes: Optional[np.ndarray] = None,
-                  score_thr: float = 0.0):
+                  bbox_thr: float = 0.0,
+                  nms_thr: Optional[float] = None):
     """One merged ``PoseDataSample`` of an image (``pred_instances`` possibly
     empty), or None when a top-down model has no box on it.
 
-    ``boxes``: (n, 5) x, y, w, h, score; None = the whole image.
+    ``boxes``: (n, 5) x, y, w, h, score, selected by :func:`select_boxes`;
+    None = the whole image. A one-stage model keeps the instances scoring
+    above ``bbox_thr``.
     """
     from mmpose.apis import inference_bottomup, inference_topdown
     from mmpose.structures import merge_data_samples
 
     if bottomup:
         sample = inference_bottomup(model, str(image))[0]
-        keep = sample.pred_instances.bbox_scores >= score_thr
+        keep = sample.pred_instances.bbox_scores > bbox_thr
         sample.pred_instances = sample.pred_instances[keep]
         return sample
     if boxes is not None:
-        boxes = boxes[boxes[:, 4] >= score_thr]
+        boxes = select_boxes(boxes, bbox_thr, nms_thr)
         if len(boxes) == 0:
             return None  # (inference_topdown would use the whole image)
     results = inference_topdown(
@@ -348,15 +371,24 @@ def draw(visualizer, image: Path, sample, out_file: Path,
 # -----------------------------------------------------------------------------------------------------
 # main
 def main(argv=None) -> dict:
-    """Run the tool; returns a summary (paths, image ids, number of people).
+    """Run the tool; returns a summary (paths, image ids, number of people,
+    skipped and ignored files).
 
-    Raises :class:`InferError`.
+    Raises :class:`InferError`, ``CheckpointError``.
     """
     args = parse_args(argv)
-    images = list_images(args.images)
     # before the (slow) imports and model build
-    if not Path(args.checkpoint).is_file():
-        raise InferError(f'checkpoint not found: {args.checkpoint}')
+    images, ignored = list_images(args.images)
+    resolve_checkpoint(args.checkpoint)
+    resolve_config(args.config)
+    # pictures that cannot be decoded are skipped; ids over the others
+    skipped = [image for image in images if read_image(image) is None]
+    for image in skipped:
+        warn_skipped('infer', image)
+    readable = [image for image in images if image not in skipped]
+    if not readable:
+        raise no_readable_image(images)
+    ids = image_ids(readable)
 
     from mmengine.utils import ProgressBar
 
@@ -372,7 +404,8 @@ def main(argv=None) -> dict:
                 'not used',
                 file=sys.stderr)
         else:
-            detections = read_detections(args.bboxes, images, args.det_cat_id)
+            detections = read_detections(args.bboxes, readable,
+                                         args.det_cat_id)
     model = load_model(cfg, args.checkpoint, args.device)
     bottomup = bottomup or type(model).__name__ == 'BottomupPoseEstimator'
     mode, kpt_score_thr = _score_rule(cfg)
@@ -380,18 +413,18 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     visualizer = None
-    if not args.no_vis:
+    if not args.no_draw:
         (out / 'vis').mkdir(exist_ok=True)
         visualizer = build_visualizer(cfg, model.dataset_meta)
-    ids = image_ids(images)
     results, drawn = [], []
     progress = ProgressBar(
-        len(images), file=sys.stderr) if len(images) > 1 else None
-    for image in images:
+        len(readable), file=sys.stderr) if len(readable) > 1 else None
+    for image in readable:
         boxes = None
         if detections is not None:
             boxes = detections.get(image, np.zeros((0, 5)))
-        sample = predict_image(model, image, bottomup, boxes, args.score_thr)
+        sample = predict_image(model, image, bottomup, boxes, args.bbox_thr,
+                               args.nms_thr)
         results += coco_results(sample, ids[image], args.det_cat_id, mode,
                                 kpt_score_thr)
         if visualizer is not None:
@@ -402,37 +435,34 @@ def main(argv=None) -> dict:
     if progress is not None:
         sys.stderr.write('\n')
 
+    read = ids
     predictions = out / 'predictions.json'
     predictions.write_text(json.dumps(results))
     (out / 'image_ids.json').write_text(
         json.dumps({
             str(p): i
-            for p, i in ids.items()
+            for p, i in read.items()
         }, indent=1))
-    print(f'{len(results)} people on {len(images)} images -> {predictions}' +
-          (f'; drawings in {out / "vis"}' if drawn else ''))
+    print(f'{len(results)} people on {len(read)} images -> {predictions}' +
+          (f'; drawings in {out / "vis"}' if drawn else '') +
+          f' ({outcome(len(images), skipped, ignored)})')
     return dict(
         predictions=str(predictions),
         vis=[str(p) for p in drawn],
         image_ids={
             str(p): i
-            for p, i in ids.items()
+            for p, i in read.items()
         },
         num_people=len(results),
-        bottomup=bottomup)
+        bottomup=bottomup,
+        skipped=[str(p) for p in skipped],
+        ignored=[str(p) for p in ignored])
 
 
 def cli(argv=None) -> int:
     """``main`` with bad input reported in one line and exit status 2 (no
     traceback)."""
-    from mmpose_ext.checkpoint import CheckpointError
-
-    try:
-        main(argv)
-    except (InferError, CheckpointError) as e:
-        print(f'infer: error: {e}', file=sys.stderr)
-        return 2
-    return 0
+    return run_cli('infer', main, argv)
 
 
 if __name__ == '__main__':

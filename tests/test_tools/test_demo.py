@@ -54,9 +54,8 @@ def test_demo_on_generated_data(tmp_path):
 
 def test_demo_on_the_bundled_images(repo_root, tmp_path):
     summary = demo.main([
-        '--config',
         str(repo_root / 'configs/demo/poseur_res18_fixtures-256x192.py'),
-        '--epochs', '1', '--work-dir',
+        '--epochs', '1', '--out',
         str(tmp_path)
     ])
     assert 0.0 <= summary['coco']['AP'] <= 1.0 and 'real' not in summary

@@ -82,11 +82,11 @@ def test_whole_images_of_a_folder(sinecc, tmp_path, capfd):
         drawn = cv2.imread(str(tmp_path / 'vis' / f'{image.stem}.jpg'))
         # MMPose's visualizer, full size
         assert drawn.shape == cv2.imread(str(image)).shape
-    # one image, --no-vis: the same prediction, no drawings
+    # one image, --no-draw: the same prediction, no drawings
     infer.main([
         str(SINECC), ckpt,
         str(IMAGES[0]), '--out',
-        str(tmp_path / 'plain'), '--no-vis'
+        str(tmp_path / 'plain'), '--no-draw'
     ])
     assert json.loads(
         (tmp_path / 'plain' / 'predictions.json').read_text()) == rows[:1]
@@ -94,21 +94,32 @@ def test_whole_images_of_a_folder(sinecc, tmp_path, capfd):
 
 
 def test_boxes_from_a_detection_file(sinecc, tmp_path):
+    """MMPose's demo rule and defaults: the person detections scoring above
+    0.3, then box NMS at 0.3 (MMPose's nms); the bundled images and
+    detections by their packaged names."""
+    from mmpose.evaluation.functional import nms
+
     model, ckpt = sinecc
     infer.main([
-        str(SINECC), ckpt,
-        str(COCO), '--bboxes',
-        str(DETS), '--score-thr', '0.9', '--out',
+        str(SINECC), ckpt, 'mmpose_ext::fixtures/coco', '--bboxes',
+        'mmpose_ext::fixtures/coco/test_coco_det_AP_H_56.json', '--out',
         str(tmp_path)
     ])
     rows = json.loads((tmp_path / 'predictions.json').read_text())
-    dets = [
-        d for d in json.loads(DETS.read_text())
-        if d['category_id'] == 1 and d['score'] >= 0.9
-    ]
-    assert 4 <= len(rows) == len(dets)
-    assert sorted(r['image_id'] for r in rows) == sorted(d['image_id']
-                                                         for d in dets)
+    people = [d for d in json.loads(DETS.read_text()) if d['category_id'] == 1]
+    dets = []
+    for image_id in sorted({d['image_id'] for d in people}):
+        mine = [
+            d for d in people if d['image_id'] == image_id and d['score'] > 0.3
+        ]
+        xyxy = np.array([[
+            *d['bbox'][:2], d['bbox'][0] + d['bbox'][2],
+            d['bbox'][1] + d['bbox'][3], d['score']
+        ] for d in mine])
+        dets += [mine[i] for i in sorted(nms(xyxy, 0.3))]
+    # 118 person boxes, 33 above 0.3; NMS keeps 19
+    assert (len(people), len(rows)) == (118, 19) and len(dets) == 19
+    assert [r['image_id'] for r in rows] == [d['image_id'] for d in dets]
     for image_id in {d['image_id'] for d in dets}:
         mine = [d for d in dets if d['image_id'] == image_id]
         xywh = np.array([d['bbox'] for d in mine])
@@ -129,6 +140,24 @@ def test_boxes_from_a_detection_file(sinecc, tmp_path):
             assert row['score'] == pytest.approx(
                 _rescore(det['score'], pred.keypoint_scores[0]), rel=1e-5)
     assert len(list((tmp_path / 'vis').glob('*.jpg'))) == 4
+    # --bbox-thr 0.9 --nms-thr 1: every detection above 0.9
+    infer.main([
+        str(SINECC), ckpt,
+        str(COCO), '--bboxes',
+        str(DETS), '--bbox-thr', '0.9', '--nms-thr', '1', '--out',
+        str(tmp_path / 'high'), '--no-draw'
+    ])
+    high = json.loads((tmp_path / 'high' / 'predictions.json').read_text())
+    assert len(high) == len([d for d in people if d['score'] > 0.9]) >= 4
+
+
+def test_help_names_mmposes_demo_rule(capsys):
+    with pytest.raises(SystemExit):
+        infer.parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert 'scoring above this (MMPose\'s demo default 0.3)' in text
+    assert ('box NMS overlap for --bboxes detections, with MMPose\'s nms '
+            '(MMPose\'s demo default 0.3; 1: no NMS)') in text
 
 
 def test_a_one_stage_model_needs_no_boxes(tmp_path):
@@ -151,7 +180,7 @@ def test_a_one_stage_model_needs_no_boxes(tmp_path):
     summary = infer.main([
         str(RTMO), ckpt,
         str(image), '--out',
-        str(tmp_path / 'out'), '--score-thr',
+        str(tmp_path / 'out'), '--bbox-thr',
         str(thr), '--cfg-options', 'model.test_cfg.score_thr=0.0'
     ])
     assert summary['bottomup']
