@@ -120,6 +120,32 @@ def test_resume_then_test(trained):
     assert 0.0 <= float(match.group(1)) <= 1.0
 
 
+def test_mmposes_test_tool_refuses_another_models_checkpoint(trained):
+    """``mim test mmpose CONFIG --checkpoint CKPT`` (MMPose's tools/test.py)
+    with the RLE-flow checkpoint on the Poseur config: the config's
+    StrictCheckpointHook stops it with the keys (before: a warning, AP 0 and
+    "Testing finished successfully")."""
+    poseur = REPO / 'configs/demo/poseur_res18_fixtures-256x192.py'
+    proc = subprocess.run([
+        sys.executable, '-m', 'mim', 'test', 'mmpose',
+        str(poseur), '--checkpoint',
+        str(trained / 'epoch_1.pth'), '--work-dir',
+        str(trained / 'wrong')
+    ],
+                          cwd=trained,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert re.search(
+        r'CheckpointError: checkpoint .*epoch_1.pth does not fit .*: \d+ '
+        r'missing keys \(neck\..*\), \d+ unexpected keys \(head\.', out), (
+            out[-3000:])
+    assert 'coco/AP' not in out
+
+
 def test_getattr_stand_in_refuses_everything_else():
     from mmengine.logging import HistoryBuffer
     assert history_buffer_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean

@@ -1,6 +1,6 @@
-"""Every config under configs/ parses (with its mmpose:: bases) and builds its
-model; heads get K from the config and the model runs forward on a dummy
-batch."""
+"""Every config under configs/ parses (with its mmpose:: bases), loads
+checkpoints strictly (``StrictCheckpointHook``) and builds its model; heads get
+K from the config and the model runs forward on a dummy batch."""
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,12 @@ def test_config_builds_and_runs(path):
     init_default_scope('mmpose')
     cfg = _no_pretrained(Config.fromfile(str(path)))
     assert 'mmpose_ext' in cfg.custom_imports['imports']
+    # another model's checkpoint is an error listing the keys, also in
+    # MMPose's tools/test.py (test_checkpoint.py runs it)
+    hooks = [h for h in (cfg.get('default_hooks') or {}).values() if h]
+    hooks += list(cfg.get('custom_hooks') or [])
+    assert [h['type'] for h in hooks].count('StrictCheckpointHook') == 1, (
+        'StrictCheckpointHook in default_hooks or custom_hooks', hooks)
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.eval()

@@ -40,3 +40,8 @@ model = dict(
             type='CoordMLELoss',
             # the base's weight
             loss_weight={{_base_.model.head.loss_mle.loss_weight}})))
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
+default_hooks = dict(strict_checkpoint=dict(type='StrictCheckpointHook'))

@@ -96,3 +96,8 @@ custom_hooks = [
         switch_epoch=max_epochs - stage2_num_epochs,
         switch_pipeline=train_pipeline_stage2),
 ]
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
+default_hooks = dict(strict_checkpoint=dict(type='StrictCheckpointHook'))

@@ -46,3 +46,8 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
+default_hooks = dict(strict_checkpoint=dict(type='StrictCheckpointHook'))

@@ -153,3 +153,8 @@ randomness = dict(seed=None, diff_rank_seed=True)
 # Poseur's dropout and noisy groups draw from it). With diff_rank_seed the seed
 # includes the rank.
 custom_hooks = [dict(type='SyncBuffersHook'), dict(type='IterationSeedHook')]
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
+default_hooks = dict(strict_checkpoint=dict(type='StrictCheckpointHook'))

@@ -29,3 +29,8 @@ model = dict(
             q_distribution='laplace',
             prior_mean=0.0),
         decoder=codec))
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
+default_hooks = dict(strict_checkpoint=dict(type='StrictCheckpointHook'))

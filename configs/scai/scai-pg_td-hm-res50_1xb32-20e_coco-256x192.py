@@ -59,3 +59,8 @@ train_dataloader = dict(batch_size=32)
 # Adam's momentum move them; see SCAIPoseEstimator's docstring).
 # MMEngine's switch for the DDP wrapper its Runner builds
 find_unused_parameters = True
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
+default_hooks = dict(strict_checkpoint=dict(type='StrictCheckpointHook'))

@@ -88,7 +88,12 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=ann_file)
 test_evaluator = val_evaluator
 
+# Another model's checkpoint (load_from, --resume, MMPose's tools/test.py
+# CHECKPOINT) is an error listing the keys, not a warning and AP 0
+# (mmpose_ext.checkpoint). A default hook, as MMPose's `visualization`, so a
+# config that replaces custom_hooks keeps it.
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=300, save_best=None, max_keep_ckpts=1))
+    checkpoint=dict(interval=300, save_best=None, max_keep_ckpts=1),
+    strict_checkpoint=dict(type='StrictCheckpointHook'))
 randomness = dict(seed=0)
