@@ -1,12 +1,17 @@
-"""MMPose's ``tools/train.py``, which also trains data-parallel on CPUs (gloo)
-under torchrun.
+"""MMPose's ``tools/train.py``, for configs that inherit ours
+(``mmpose_ext::NAME``), and data-parallel on CPUs (gloo) under torchrun.
 
     python -m mmpose_ext.tools.train CONFIG [MMPose's train.py arguments]
+    mim train mmpose_ext CONFIG [MMPose's train.py arguments]
     python -m torch.distributed.run --nproc_per_node 2 \
         -m mmpose_ext.tools.train CONFIG --launcher pytorch
 
 The arguments are MMPose's own: this runs the ``tools/train.py`` installed
-with MMPose (its ``parse_args``, ``merge_args`` and ``main``). Whenever
+with MMPose (its ``parse_args``, ``merge_args`` and ``main``), after
+importing ``mmpose_ext`` (so ``_base_ = ['mmpose_ext::NAME']`` parses and
+builds: :mod:`mmpose_ext.tools.mmpose_scripts`). ``CONFIG`` may be a packaged
+name (``mmpose_ext::demo/NAME.py``); a missing one is one line and exit
+status 2. Whenever
 MMEngine can set up the run itself (no launcher, or an accelerator) MMPose's
 ``main`` runs unchanged. Only with ``--launcher pytorch`` on a machine where
 MMEngine would train on the CPU, where MMEngine's ``init_dist`` fails at
@@ -17,45 +22,32 @@ MMPose's script (same config merging, ``DefaultSampler`` per rank,
 ``DistSamplerSeedHook``, checkpoints from rank 0).
 """
 import gc
-import runpy
+import sys
 import time
-from pathlib import Path
 
-import mmpose
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-# registers our modules and the weights_only allow-list for --resume
+# registers our modules, the mmpose_ext:: names and scope, and the
+# weights_only allow-list for --resume
 import mmpose_ext  # noqa: F401
 from mmpose_ext.runtime import (cpu_model_wrapper_cfg, init_cpu_process_group,
                                 trains_on_cpu)
-
-
-def mmpose_train_script() -> Path:
-    """MMPose's ``tools/train.py``: in the installed package
-    (``mmpose/.mim/tools``) or a source checkout."""
-    package = Path(mmpose.__file__).resolve().parent
-    for path in (package / '.mim' / 'tools' / 'train.py',
-                 package.parent / 'tools' / 'train.py'):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f'MMPose tools/train.py not found next to {package}')
-
-
-def load_mmpose_train() -> dict:
-    """The globals of MMPose's ``tools/train.py`` (``parse_args``,
-    ``merge_args``, ``main``), run as a module that is not ``__main__`` (so
-    nothing trains on loading)."""
-    return runpy.run_path(
-        str(mmpose_train_script()), run_name='mmpose_tools_train')
+from .cli import InputError
+from .mmpose_scripts import load_mmpose_script, resolve_config_argument
 
 
 def main() -> None:
-    tool = load_mmpose_train()
+    """Train as MMPose's ``tools/train.py`` with ``sys.argv``'s arguments.
+
+    Raises ``InputError`` when the config is neither a file nor a packaged
+    name.
+    """
+    tool = load_mmpose_script('train')
     args = tool['parse_args']()
+    resolve_config_argument(args)
     if not trains_on_cpu(args.launcher):
         tool['main']()  # MMPose's script as it is
         return
@@ -95,5 +87,16 @@ def main() -> None:
             torch_dist.destroy_process_group()
 
 
+def cli() -> int:
+    """:func:`main`; a config that is not there is one line and exit status
+    2."""
+    try:
+        main()
+    except InputError as e:
+        print(f'train: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

@@ -1,6 +1,7 @@
 """The wheel works without the checkout: it carries the configs, the model
-index and the bundled fixtures under ``mmpose_ext/.mim`` (real files), and a
-fresh venv with only the wheel installed finds them from any directory."""
+index, the bundled fixtures and mim's tool scripts under ``mmpose_ext/.mim``
+(real files), and a fresh venv with only the wheel installed finds them from
+any directory."""
 import json
 import subprocess
 import textwrap
@@ -37,7 +38,7 @@ def test_wheel_carries_configs_data_and_licences(wheel):
         MIM + 'data/fixtures/' +
         p.relative_to(REPO / 'data/fixtures').as_posix()
         for p in (REPO / 'data/fixtures').rglob('*') if p.is_file()
-    ] + [MIM + 'model-index.yml']
+    ] + [MIM + 'model-index.yml', MIM + 'tools/train.py']
     assert len(expected) > 50
     missing = [name for name in expected if name not in infos]
     assert not missing, missing
@@ -90,6 +91,10 @@ CHILD = textwrap.dedent('''
     assert Path(cfg.ann_file).is_file(), cfg.ann_file
     assert Path(cfg.ann_file).resolve().is_relative_to(site), cfg.ann_file
     assert (resources.fixtures_dir('coco') / 'test_coco.json').is_file()
+    # the tools' packaged image names, found beside the runtime package
+    from mmpose_ext_runtime.inputs import fixtures_root, list_images
+    assert fixtures_root() == resources.fixtures_dir(), fixtures_root()
+    assert len(list_images('mmpose_ext::fixtures/coco').images) == 4
     assert (resources.mim_dir() / 'model-index.yml').is_file()
     print('CHILD OK')
 ''').format(poseur=POSEUR)
@@ -103,8 +108,10 @@ def test_installed_wheel_finds_its_configs_outside_the_checkout(
 
 @pytest.mark.slow
 def test_installed_wheel_runs_the_demo_for_one_epoch(wheel_venv, tmp_path):
-    """``python -m mmpose_ext.tools.demo`` at toy scale: the packaged default
-    config, generated data and outputs under the working directory."""
+    """``python -m mmpose_ext.tools.demo`` at toy scale (the packaged default
+    config, generated data and outputs under the working directory), then the
+    README's infer, export and runtime commands on its checkpoint and
+    export."""
     run(wheel_venv, [
         '-m', 'mmpose_ext.tools.demo', '--epochs', '1', '--num-train', '6',
         '--num-val', '3'
@@ -123,3 +130,25 @@ def test_installed_wheel_runs_the_demo_for_one_epoch(wheel_venv, tmp_path):
     # nothing written into the installed package
     site = wheel_venv / 'lib'
     assert not list(site.rglob('synthetic-demo'))
+    # the README's commands after the demo, as written (but epoch 1), with
+    # the packaged config and image names
+    config = 'mmpose_ext::demo/td-hm_effnet-lite0_synthetic-128x96.py'
+    fixtures = 'mmpose_ext::fixtures/coco'
+    dets = fixtures + '/test_coco_det_AP_H_56.json'
+    out = run(wheel_venv, [
+        '-m', 'mmpose_ext.tools.infer', config, 'outputs/demo/epoch_1.pth',
+        fixtures, '--bboxes', dets, '--out', 'outputs/infer'
+    ], tmp_path, 300)
+    assert '19 people on 4 images' in out, out[-2000:]
+    assert len(list((tmp_path / 'outputs/infer/vis').glob('*.jpg'))) == 4
+    out = run(wheel_venv, [
+        '-m', 'mmpose_ext.tools.export_onnx', config,
+        'outputs/demo/epoch_1.pth', '--out', 'outputs/onnx', '--decode'
+    ], tmp_path, 300)
+    assert 'weights outputs/demo/epoch_1.pth' in out, out[-2000:]
+    assert (tmp_path / 'outputs/onnx/model_decoded.onnx').is_file()
+    out = run(wheel_venv, [
+        '-m', 'mmpose_ext_runtime', 'outputs/demo/model.onnx', fixtures,
+        '--bboxes', fixtures + '/test_coco.json', '--out', 'outputs/runtime'
+    ], tmp_path, 120)
+    assert out.startswith('12 instances in 4 images'), out[-2000:]
