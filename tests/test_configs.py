@@ -49,5 +49,12 @@ def test_config_builds_and_runs(path):
     w, h = cfg.codec.input_size
     with torch.no_grad():
         out = model(torch.randn(2, 3, h, w), None, mode='tensor')
-    out = out if isinstance(out, (tuple, list)) else (out, )
-    assert all(torch.isfinite(o).all() for o in out)
+    assert all(torch.isfinite(o).all() for o in _tensors(out))
+
+
+def _tensors(out):
+    """The tensors of a forward output: a tensor or nested tuples / lists of
+    them (MMPose's RTMOHead returns per-level lists)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for o in out for t in _tensors(o)]

@@ -20,11 +20,12 @@ ACCURACY = (  # (key, header, format)
     ('synthetic/LR-swap', 'L/R swap',
      '{:.2f}'), ('real/PCK@0.1', 'real PCK@0.1',
                  '{:.3f}'), ('real/PCK@0.2', 'real PCK@0.2', '{:.3f}'),
-    ('real/err/box', 'real err/box', '{:.3f}'), ('real/LR-swap',
-                                                 'real L/R swap', '{:.2f}'),
-    ('real/AP', 'real AP', '{:.3f}'), ('shifted/PCK@0.1', 'shifted PCK@0.1',
-                                       '{:.3f}'), ('shifted/AP', 'shifted AP',
-                                                   '{:.3f}'))
+    ('real/err/box', 'real err/box',
+     '{:.3f}'), ('real/LR-swap', 'real L/R swap',
+                 '{:.2f}'), ('synthetic/recall@OKS.5', 'recall@OKS.5',
+                             '{:.3f}'), ('real/AP', 'real AP', '{:.3f}'),
+    ('shifted/PCK@0.1', 'shifted PCK@0.1', '{:.3f}'), ('shifted/AP',
+                                                       'shifted AP', '{:.3f}'))
 COST = (('head', 'head', '{}'), ('params_M', 'params (M)',
                                  '{:.2f}'), ('gflops', 'GFLOPs', '{:.2f}'),
         ('iters', 'iters', '{:.0f}'), ('train_s', 'train (s)', '{:.0f}'),

@@ -23,21 +23,38 @@ from mmengine.hooks import Hook
 DATASET_TYPES = {'coco': 'CocoDataset', 'crowdpose': 'CrowdPoseDataset'}
 
 
+def is_bottomup(cfg: Config) -> bool:
+    """Whether the config's model is a one-stage (bottom-up) estimator: it
+    takes whole images and finds the people itself."""
+    return cfg.get('data_mode') == 'bottomup' or cfg.model.get(
+        'type') == 'BottomupPoseEstimator'
+
+
 def evaluator(layout: str,
               ann_file: str,
               prefix: str,
-              coco: bool = True) -> List[dict]:
+              coco: bool = True,
+              bottomup: bool = False) -> List[dict]:
     """MMPose's CocoMetric (as its own COCO / CrowdPose configs set it up; left
-    out when ``coco`` is False) and our BoxNormalizedPoseMetric, both with
-    ``prefix``."""
+    out when ``coco`` is False) and our box-normalised metric, both with
+    ``prefix``: ``BoxNormalizedPoseMetric`` for a top-down model,
+    ``MatchedPoseMetric`` (people matched by OKS) for a bottom-up one, whose
+    CocoMetric scores people by their box scores without OKS-NMS, as MMPose's
+    RTMO configs do."""
     metrics = []
     if coco:
         metric = dict(type='CocoMetric', ann_file=ann_file, prefix=prefix)
         if layout == 'crowdpose':
             metric.update(use_area=False, iou_type='keypoints_crowd')
+        if bottomup:
+            metric.update(score_mode='bbox', nms_mode='none')
         metrics.append(metric)
     metrics.append(
-        dict(type='BoxNormalizedPoseMetric', thrs=(0.1, 0.2), prefix=prefix))
+        dict(
+            type='MatchedPoseMetric'
+            if bottomup else 'BoxNormalizedPoseMetric',
+            thrs=(0.1, 0.2),
+            prefix=prefix))
     return metrics
 
 
@@ -48,8 +65,9 @@ def _loader(cfg: Config,
             layout: str,
             workers: int,
             batch_size: Optional[int] = None) -> dict:
-    """A test dataloader config (ground-truth boxes, the config's test
-    pipeline) over one annotation file."""
+    """A test dataloader config (the config's test pipeline) over one
+    annotation file: ground-truth boxes for a top-down model, whole images for
+    a bottom-up one."""
     return dict(
         batch_size=batch_size or cfg.test_dataloader.batch_size,
         num_workers=workers,
@@ -59,7 +77,7 @@ def _loader(cfg: Config,
         dataset=dict(
             type=DATASET_TYPES[layout],
             data_root=data_root,
-            data_mode='topdown',
+            data_mode='bottomup' if is_bottomup(cfg) else 'topdown',
             ann_file=ann_file,
             bbox_file=None,
             data_prefix=dict(img=img_prefix),
@@ -85,8 +103,8 @@ def point_at_dataset(cfg: Config,
     if batch_size is not None:
         loader.batch_size = batch_size
     ds = loader.dataset
-    ds.type, ds.data_root, ds.data_mode = DATASET_TYPES[
-        layout], root, 'topdown'
+    ds.type, ds.data_root = DATASET_TYPES[layout], root
+    ds.data_mode = 'bottomup' if is_bottomup(cfg) else 'topdown'
     ds.ann_file = 'annotations/person_keypoints_train.json'
     ds.data_prefix = dict(img='train/')
     ds.pop('metainfo', None)
@@ -94,7 +112,10 @@ def point_at_dataset(cfg: Config,
                                   'annotations/person_keypoints_val.json',
                                   'val/', layout, workers, batch_size)
     cfg.test_evaluator = evaluator(
-        layout, f'{root}/annotations/person_keypoints_val.json', 'synthetic')
+        layout,
+        f'{root}/annotations/person_keypoints_val.json',
+        'synthetic',
+        bottomup=is_bottomup(cfg))
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     return cfg
 
@@ -113,7 +134,8 @@ def generated_test_set(cfg: Config,
         return None
     loader = _loader(cfg, str(root), f'annotations/{ann.name}', f'{split}/',
                      layout, 0)
-    return loader, evaluator(layout, str(ann), prefix)
+    return loader, evaluator(
+        layout, str(ann), prefix, bottomup=is_bottomup(cfg))
 
 
 def real_test_set(cfg: Config, root, layout: str = 'coco') -> tuple:
@@ -126,7 +148,7 @@ def real_test_set(cfg: Config, root, layout: str = 'coco') -> tuple:
     root = str(Path(root).resolve())
     ann = f'{root}/test_{layout}.json'
     loader = _loader(cfg, '', ann, root + '/', layout, 0, batch_size=16)
-    return loader, evaluator(layout, ann, 'real')
+    return loader, evaluator(layout, ann, 'real', bottomup=is_bottomup(cfg))
 
 
 def ensure_hook(cfg: Config, hook_type: str, **kwargs) -> Config:

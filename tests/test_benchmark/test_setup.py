@@ -187,3 +187,24 @@ def test_apply_budget_keeps_the_configs_other_randomness_keys(
     apply_budget(cfg, tmp_path, seed=5, iters=10)
     assert cfg.randomness == dict(
         seed=5, diff_rank_seed=True, deterministic=False)
+
+
+def test_bottomup_configs_keep_whole_images_and_match_people(
+        repo_root, tmp_path):
+    """A one-stage config is tested on whole images (no ground-truth boxes)
+    with CocoMetric as MMPose's RTMO configs score it and MatchedPoseMetric;
+    its real and shifted test sets too."""
+    cfg = Config.fromfile(
+        str(repo_root /
+            'configs/synthetic/rtmo_effnet-lite0_synthetic-256x256.py'))
+    point_at_dataset(cfg, tmp_path, 'coco', workers=0)
+    assert cfg.train_dataloader.dataset.data_mode == 'bottomup'
+    assert cfg.test_dataloader.dataset.data_mode == 'bottomup'
+    coco, matched = cfg.test_evaluator
+    assert (coco['score_mode'], coco['nms_mode']) == ('bbox', 'none')
+    assert matched['type'] == 'MatchedPoseMetric'
+    loader, metrics = real_test_set(cfg, repo_root / 'data/fixtures/coco')
+    assert loader['dataset']['data_mode'] == 'bottomup'
+    assert metrics[1]['type'] == 'MatchedPoseMetric'
+    apply_budget(cfg, tmp_path, seed=0, iters=10, num_evals=2)
+    assert [m['type'] for m in cfg.val_evaluator] == ['MatchedPoseMetric']
