@@ -22,5 +22,9 @@ model = dict(
         # the official TokenPose-S code scales by dim**-0.5
         qk_scale=192**-0.5,
         pos_every_layer=True,
+        # the heatmap MLP's last Linear starts at N(0, 0.001^2), as MMPose's
+        # HeatmapHead, not the official truncated-normal 0.02 (which
+        # collapses the heatmaps to one mean map at the start)
+        output_init='small',
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder={{_base_.codec}}))

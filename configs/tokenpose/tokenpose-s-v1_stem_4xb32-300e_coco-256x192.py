@@ -97,6 +97,11 @@ model = dict(
         # the official TokenPose-S code scales by dim**-0.5, not head_dim**-0.5
         qk_scale=192**-0.5,
         pos_every_layer=True,
+        # ours, not the official code's: the heatmap MLP's last Linear starts
+        # at N(0, 0.001^2), as MMPose's HeatmapHead (the official
+        # truncated-normal 0.02 start collapses the heatmaps to one mean map
+        # for hundreds of steps; output_init='official' restores it)
+        output_init='small',
         # JointsMSELoss's 0.5
         loss=dict(
             type='KeypointMSELoss', use_target_weight=True, loss_weight=0.5),

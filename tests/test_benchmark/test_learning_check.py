@@ -14,6 +14,9 @@ each config's neck and head train for 100-300 iterations at batch 16 with the
 config's optimizer and codec. Poseur runs with 2 decoder layers of 128
 channels and one noisy group instead of 6 x 256 and three (its step is
 otherwise 10x the others'); TokenPose with 2 layers instead of 12.
+
+TokenPose and RLE-flow do not pass yet (strict expected failures, the reasons
+in ``KNOWN``): this check freezes the backbone, and both need it trained here.
 """
 from pathlib import Path
 
@@ -68,9 +71,10 @@ HEADS = {
 #: a strict xfail, so the day it passes the test says so.
 KNOWN = {
     'tokenpose':
-    'TokenPose\'s heatmap MLP collapses to flat heatmaps at its start: the '
-    'MSE falls 8x while the decoded keypoints stay below the mean pose, on '
-    'the training people too',
+    'on frozen features TokenPose memorises the training people (their '
+    'PCK@0.1 0.37 after 150 iterations, 0.53 after 300) and stays at the '
+    'mean pose on held-out ones (0.35 against 0.34); with the official output '
+    'init its heatmaps collapse to one mean map and it fits neither (0.28)',
     'rle-flow':
     'RLE pools the last feature map globally: frozen ImageNet features keep '
     'no position after the pooling, so the head memorises the training '

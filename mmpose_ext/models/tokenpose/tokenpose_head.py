@@ -98,10 +98,20 @@ class TokenPoseHead(HeatmapHead):
         decoder (dict, optional): Heatmap codec config (e.g. ``MSRAHeatmap``).
         metainfo (dict, optional): The dataset metainfo giving K, e.g.
             ``dict(from_file='configs/_base_/datasets/coco.py')``.
+        output_init (str): The heatmap MLP's last Linear. ``'official'``
+            (default): truncated-normal(0.02) like every Linear, which starts
+            each heatmap pixel as noise of std ≈ 0.28, 2.3× the targets' RMS:
+            the MSE then falls fastest by making every keypoint token alike,
+            and the heatmaps collapse to one mean map for hundreds of steps.
+            ``'small'``: N(0, 0.001²) weights and zero bias, the start of
+            MMPose's ``HeatmapHead`` final layer, so the first heatmaps are
+            near zero and the step-0 loss that of predicting zeros.
         init_cfg (dict, optional): Defaults to truncated-normal(0.02) Linear
             weights, zero biases, LayerNorm (1, 0), as the official code;
             keypoint tokens are truncated-normal(0.02).
     """
+
+    OUTPUT_INITS = ('official', 'small')
 
     def __init__(self,
                  in_channels: int,
@@ -123,9 +133,15 @@ class TokenPoseHead(HeatmapHead):
                      type='KeypointMSELoss', use_target_weight=True),
                  decoder: OptConfigType = None,
                  metainfo: Optional[dict] = None,
+                 output_init: str = 'official',
                  init_cfg: OptConfigType = None) -> None:
         out_channels = resolve_num_keypoints(out_channels, metainfo,
                                              'TokenPoseHead')
+        if output_init not in self.OUTPUT_INITS:
+            raise ValueError(f'{type(self).__name__}: output_init must be '
+                             f'one of {self.OUTPUT_INITS}, got '
+                             f'{output_init!r}')
+        self.output_init = output_init
         # HeatmapHead's own layers are switched off (Identity); we keep its
         # loss/predict/decoder.
         super().__init__(
@@ -202,6 +218,18 @@ class TokenPoseHead(HeatmapHead):
             dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
             dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
         ]
+
+    def init_weights(self) -> None:
+        """The configured init, then the heatmap MLP's last Linear as
+        ``output_init`` says."""
+        super().init_weights()
+        cfgs = self.init_cfg if isinstance(self.init_cfg,
+                                           list) else [self.init_cfg]
+        pretrained = any(c and c.get('type') == 'Pretrained' for c in cfgs)
+        if self.output_init == 'small' and not pretrained:
+            last = self.mlp_head[-1]  # Linear(hidden or D → Hh·Wh)
+            nn.init.normal_(last.weight, std=0.001)
+            nn.init.zeros_(last.bias)
 
     def patchify(self, x: Tensor) -> Tensor:
         """Cut (B, C, H, W) into (B, N, ph·pw·C) patch vectors, row-major over

@@ -80,7 +80,8 @@ class TokenPoseLHead(TokenPoseHead):
         hidden_dims (int, optional): Hidden width of the heatmap MLP; ``None``
             → Hh·Wh // 8; a hidden layer is used only when
             ``S·D <= hidden_dims / 2`` (official rule, on the fused width).
-        loss, decoder, metainfo, init_cfg: As :class:`TokenPoseHead`.
+        loss, decoder, metainfo, output_init, init_cfg: As
+            :class:`TokenPoseHead`.
     """
 
     def __init__(self,
@@ -103,6 +104,7 @@ class TokenPoseLHead(TokenPoseHead):
                      type='KeypointMSELoss', use_target_weight=True),
                  decoder: OptConfigType = None,
                  metainfo: Optional[dict] = None,
+                 output_init: str = 'official',
                  init_cfg: OptConfigType = None) -> None:
         if isinstance(depth, int) or not len(depth) or any(
                 int(d) < 1 for d in depth):
@@ -129,6 +131,7 @@ class TokenPoseLHead(TokenPoseHead):
             loss=loss,
             decoder=decoder,
             metainfo=metainfo,
+            output_init=output_init,
             init_cfg=init_cfg)
 
     def _build_transformer(self, depth: Sequence[int],

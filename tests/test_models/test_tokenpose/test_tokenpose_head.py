@@ -180,3 +180,37 @@ def test_clear_errors(fixture_batch):
         head((torch.randn(1, 6, 16, 12), ))
     with pytest.raises(ValueError, match='even'):
         _head(embed_dims=15, num_heads=3)
+
+
+def test_small_output_init_starts_at_the_loss_of_zeros(fixture_batch):
+    """output_init='small' starts the heatmaps near zero: the step-0 loss is
+    within 5 % of predicting all zeros.
+
+    The official start (every Linear
+    truncated-normal 0.02) is several times that loss at the synthetic
+    configs' widths (here D = 192, 48 visual tokens of 432 channels).
+    """
+    K = fixture_batch['num_keypoints']
+    samples = fixture_batch['batch']['data_samples']
+    feats = (torch.randn(len(samples), 432, 16, 12), )
+    target = torch.stack([s.gt_fields.heatmaps for s in samples])
+    weights = torch.cat(
+        [s.gt_instance_labels.keypoint_weights for s in samples])
+    zeros = (target**2 * weights[:, :, None, None]).mean()
+    losses = {}
+    for init in ('official', 'small'):
+        torch.manual_seed(0)
+        head = _head(
+            K=K,
+            C=432,
+            patch_size=(2, 2),
+            embed_dims=192,
+            num_heads=8,
+            output_init=init).train()
+        losses[init] = float(head.loss(feats, samples)['loss_kpt'])
+    assert losses['small'] == pytest.approx(float(zeros), rel=0.05)
+    assert losses['official'] > 2 * zeros, (losses, zeros)
+    last = head.mlp_head[-1]
+    assert last.weight.std() < 0.002 and not last.bias.any()
+    with pytest.raises(ValueError, match='output_init'):
+        _head(output_init='zeros')
