@@ -12,7 +12,7 @@ in the same run.
    backbone): inference at batch 1 and 32 (``mode='tensor'``, no flip) and
    one training step (loss + backward + AdamW step).
 3. ``--r18-step``: the training step of both with a ResNet-18 backbone at
-   128×96, batch 32 (issue 16's setting; Poseur's neck and RLE's head take
+   128×96, batch 32 (Poseur's neck and RLE's head take
    ResNet-18's widths).
 4. ``--effnet-step``: the training step of the benchmark's shared setting,
    ``configs/synthetic/poseur_effnet-lite0_…`` vs

@@ -4,7 +4,7 @@ forward (``step_reference.pt`` next to this file) for
 
     python tests/test_models/test_poseur/make_step_reference.py
 
-The stored file was written by the code before issue 16's head speed-ups
+The stored file was written by the code before the head's speed-ups
 (commit acfbf40, whose float32 numbers are those of 31bf218), so the test
 checks that the faster code computes the same losses, gradients and
 predictions. Rewrite it only when the model's maths

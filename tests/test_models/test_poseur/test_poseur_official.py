@@ -1,6 +1,6 @@
-"""PoseurHead against the official code's formulas (issue 12): the per-keypoint
-loss normalisation of every stage, the effective initialisation, the scores
-without and with flip test, and the float32 decoder under autocast.
+"""PoseurHead against the official code's formulas: the per-keypoint loss
+normalisation of every stage, the effective initialisation, the scores without
+and with flip test, and the float32 decoder under autocast.
 
 The official formulas are written here from their description, not taken from
 our modules.
