@@ -55,6 +55,9 @@ def trained(tmp_path_factory):
         'train_cfg.max_epochs=1',
         *SHORT,
         cwd=work)
+    # max_keep_ckpts=1: the resume test deletes epoch_1.pth when it writes
+    # epoch_2.pth, so the refusal test reads this copy.
+    (work / 'rle_epoch_1.pth').write_bytes((work / 'epoch_1.pth').read_bytes())
     return work
 
 
@@ -129,7 +132,7 @@ def test_mmposes_test_tool_refuses_another_models_checkpoint(trained):
     proc = subprocess.run([
         sys.executable, '-m', 'mim', 'test', 'mmpose',
         str(poseur), '--checkpoint',
-        str(trained / 'epoch_1.pth'), '--work-dir',
+        str(trained / 'rle_epoch_1.pth'), '--work-dir',
         str(trained / 'wrong')
     ],
                           cwd=trained,
@@ -140,7 +143,7 @@ def test_mmposes_test_tool_refuses_another_models_checkpoint(trained):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     assert re.search(
-        r'CheckpointError: checkpoint .*epoch_1.pth does not fit .*: \d+ '
+        r'CheckpointError: checkpoint .*rle_epoch_1.pth does not fit .*: \d+ '
         r'missing keys \(neck\..*\), \d+ unexpected keys \(head\.', out), (
             out[-3000:])
     assert 'coco/AP' not in out
