@@ -17,9 +17,22 @@ model = dict(
     base_checkpoint=
     'work_dirs/td-hm_effnet-lite0_synthetic-128x96/epoch_30.pth',
     chains='coco',
+    # Ours, from measurements (tests/test_models/test_scai/
+    # test_scai_learns.py): Φ refines the frozen model's own distal heatmap
+    # (it starts at it), and Γ reads no image features. With the head's
+    # features Γ can rebuild the start joint's heatmap from them alone, so its
+    # error says nothing about the distal heatmap (the paper's networks see
+    # them; the COCO configs keep that).
+    phi_residual=True,
+    features_for=('phi', ),
     train_cfg=dict(
         stage='phi_gamma', alternate=True, gamma_distal_input='phi'),
-    test_cfg=dict(adapt=dict(enable=False, steps=20, lr=0.013, decay=0.96)))
+    # keep='feedback' (ours): per person and chain, the corrected heatmap
+    # replaces the frozen model's only where Γ's error of it is lower. The
+    # adaptation is the paper's (Adam, lr 0.013, x0.96 per step, 20 steps).
+    test_cfg=dict(
+        keep='feedback',
+        adapt=dict(enable=False, steps=20, lr=0.013, decay=0.96)))
 
 # the paper's (Φ, Γ); C: 4.1e-4
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=1e-3))
@@ -42,4 +55,13 @@ benchmark = dict(
         'optim_wrapper.optimizer.lr': 4.1e-4,
         'find_unused_parameters': False
     }],
-    test_variants={'+TTA': dict(test_cfg=dict(adapt=dict(enable=True)))})
+    # the distal keypoints and the feedback error's correlation, per test set
+    metrics=[dict(type='SCAIFeedbackMetric')],
+    test_variants={
+        '+TTA':
+        dict(test_cfg=dict(adapt=dict(enable=True, select='all'))),
+        # ours (after ESCAPE): adapt only the people whose frozen heatmaps'
+        # free energy is more than 1 SD above the training people's
+        '+TTA selective':
+        dict(test_cfg=dict(adapt=dict(enable=True, select='free_energy')))
+    })

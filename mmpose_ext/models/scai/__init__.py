@@ -2,6 +2,7 @@
 losses, the estimator wrapper and test-time adaptation."""
 from .adaptation import adapt_correction
 from .chains import PRESETS, KinematicChains
+from .evaluation import SCAIFeedbackMetric
 from .losses import SCAICorrectionLoss, SCAIHeatmapLoss, heatmap_error
 from .networks import (SCAIConvNet, SCAICorrectionNet, SCAIFeedbackNet,
                        SCAIPredictionNet)
@@ -11,5 +12,5 @@ __all__ = [
     'KinematicChains', 'PRESETS', 'SCAIConvNet', 'SCAIPredictionNet',
     'SCAIFeedbackNet', 'SCAICorrectionNet', 'SCAIHeatmapLoss',
     'SCAICorrectionLoss', 'heatmap_error', 'SCAIPoseEstimator',
-    'adapt_correction'
+    'adapt_correction', 'SCAIFeedbackMetric'
 ]

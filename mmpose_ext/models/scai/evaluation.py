@@ -1,73 +1,21 @@
-"""Measurements for SCAI's evidence.
-
-True errors of the corrected keypoints next to SCAI's self-referential error
-(Kan et al., CVPR 2023 report a correlation of r = −0.84 between the two, with
-their sign convention).
+"""Measurements for SCAI's evidence: what the correction did to the distal
+keypoints, and whether the feedback error tracks the true error.
 
 The true error of a keypoint is the Euclidean distance between prediction and
-ground truth in the original image, divided by √(box area) — so one number is
-comparable across person sizes.
+ground truth in the original image divided by the longer side of the person's
+box (as ``BoxNormalizedPoseMetric``), so one number is comparable across
+person sizes. The paper's central finding is a strong correlation between its
+self-referential (feedback) error and the true error; its value as our
+notes once quoted it (r = −0.84) could not be traced to the paper's text here
+and is not used.
 """
-import copy
-from typing import Dict
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
-import torch
-
-
-def _normalised_distance(pred: np.ndarray, gt: np.ndarray,
-                         bbox: np.ndarray) -> np.ndarray:
-    """(N, M, 2), (N, M, 2), (N, 4) xyxy → (N, M) distances / √area."""
-    # (N,)
-    area = np.clip((bbox[:, 2] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 1]), 1e-6,
-                   None)
-    return np.linalg.norm(pred - gt, axis=-1) / np.sqrt(area)[:, None]
-
-
-@torch.no_grad()
-def collect_distal_errors(model, dataloader) -> Dict[str, np.ndarray]:
-    """Run the frozen model and SCAI over ``dataloader`` and gather, per
-    instance and chain,
-
-    - ``base``: true error of the frozen model's distal keypoint,
-    - ``scai``: true error of SCAI's corrected distal keypoint (with or without
-      adaptation, as the model's ``test_cfg.adapt.enable`` says),
-    - ``self_error``: SCAI's self-referential error of that corrected keypoint,
-    - ``self_error_uncorrected``: the same for Φ's uncorrected prediction,
-    - ``visible``: whether the ground-truth keypoint is labelled.
-
-    Returns:
-        dict: name → (N, M) arrays, N instances of the dataloader, M chains.
-    """
-    model.eval()
-    distal = model.chains.distal
-    out = {
-        k: []
-        for k in ('base', 'scai', 'self_error', 'self_error_uncorrected',
-                  'visible')
-    }
-    for data in dataloader:
-        data = model.data_preprocessor(data, training=False)
-        inputs, samples = data['inputs'], data['data_samples']
-        base = model.base.predict(inputs, copy.deepcopy(samples))
-        scai = model.predict(inputs, samples)
-        for b, s in zip(base, scai):
-            gt = s.gt_instances
-            # (1, M, 2) image space
-            gt_kpts = np.asarray(gt.keypoints)[:, distal]
-            bbox = np.asarray(gt.bboxes)
-            out['base'].append(
-                _normalised_distance(b.pred_instances.keypoints[:, distal],
-                                     gt_kpts, bbox))
-            out['scai'].append(
-                _normalised_distance(s.pred_instances.keypoints[:, distal],
-                                     gt_kpts, bbox))
-            out['self_error'].append(s.pred_instances.scai_error)
-            out['self_error_uncorrected'].append(
-                s.pred_instances.scai_error_uncorrected)
-            out['visible'].append(
-                np.asarray(gt.keypoints_visible)[:, distal] > 0)
-    return {k: np.concatenate(v, 0) for k, v in out.items()}
+from mmengine.evaluator import BaseMetric
+from mmengine.structures import BaseDataElement
+from mmpose.evaluation.functional import keypoint_pck_accuracy
+from mmpose.registry import METRICS
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -84,3 +32,128 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return pearson(
         np.argsort(np.argsort(x)).astype(float),
         np.argsort(np.argsort(y)).astype(float))
+
+
+@METRICS.register_module()
+class SCAIFeedbackMetric(BaseMetric):
+    """What SCAI did to the distal keypoints it corrects, and whether its
+    feedback error tracks the true error (top-down, one person per sample).
+
+    Reads the fields :meth:`SCAIPoseEstimator.predict` adds to
+    ``pred_instances`` (``scai_frozen_keypoints``, ``scai_error_frozen``,
+    ``scai_error``, ``scai_kept``, ``scai_adapted``, ``scai_fallback``). Errors
+    are ``|pred − gt| / max(box w, h)`` and PCK is MMPose's (per keypoint type,
+    averaged over the types), as in ``BoxNormalizedPoseMetric``, here over the
+    M distal keypoints only (COCO: wrists, ankles, ears).
+
+    Results (behind MMEngine's ``prefix``, ``'scai'`` unless set):
+
+    - ``distal PCK@t`` / ``frozen distal PCK@t`` (every ``t`` in ``thrs``),
+      ``distal err/box`` / ``frozen distal err/box``: SCAI's output and the
+      frozen model's own keypoints on the same labelled distal keypoints;
+    - ``r(feedback, error)``: Pearson's r, over the labelled distal keypoints,
+      between Γ's feedback error of the frozen model's H_D and that keypoint's
+      true error (positive: the feedback error grows with the true error; the
+      property the keep rule and the adaptation rely on), ``rho(feedback,
+      error)`` Spearman's; ``r(output)``: the same for the decoded output's
+      feedback error and true error;
+    - ``kept``: the share of distal heatmaps (all people) where the corrected
+      one was used, ``adapted``: the share of people adapted, ``fallback``:
+      distal heatmaps that fell back for a missing start joint or a non-finite
+      error, ``better`` / ``worse``: labelled distal keypoints moved closer /
+      further (by more than 1e-6 of the box size) than the frozen model's.
+
+    Args:
+        chains (str | dict): The model's chains (:class:`KinematicChains`
+            preset or arguments), which name the distal keypoints.
+        thrs (Sequence[float]): PCK thresholds. Defaults to (0.1, 0.2).
+        collect_device (str): ``'cpu'`` or ``'gpu'``.
+        prefix (str, optional): Prefix of the result keys.
+    """
+
+    default_prefix: Optional[str] = 'scai'
+
+    def __init__(self,
+                 chains: Union[str, dict] = 'coco',
+                 thrs: Sequence[float] = (0.1, 0.2),
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.chains_cfg = chains
+        self.thrs = tuple(float(t) for t in thrs)
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            if isinstance(sample, BaseDataElement):
+                sample = sample.to_dict()
+            pred, gt = sample['pred_instances'], sample['gt_instances']
+            if 'scai_error_frozen' not in pred:
+                raise ValueError(
+                    f'{type(self).__name__}: the predictions carry no SCAI '
+                    'fields (scai_error_frozen …): use it with '
+                    'SCAIPoseEstimator')
+            vis = np.asarray(_numpy(gt['keypoints_visible']))
+            if vis.ndim == 3:  # (1, K, 2) (visibility, weight)
+                vis = vis[..., 0]
+            self.results.append(
+                dict(
+                    pred=_numpy(pred['keypoints'])[0],
+                    frozen=_numpy(pred['scai_frozen_keypoints'])[0],
+                    gt=_numpy(gt['keypoints'])[0],
+                    visible=vis.reshape(-1) > 0,
+                    box=_numpy(gt['bboxes']).reshape(-1, 4)[0],
+                    error=_numpy(pred['scai_error'])[0],
+                    error_frozen=_numpy(pred['scai_error_frozen'])[0],
+                    kept=_numpy(pred['scai_kept'])[0],
+                    adapted=bool(_numpy(pred['scai_adapted']).reshape(-1)[0]),
+                    fallback=_numpy(pred['scai_fallback'])[0]))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        from .chains import KinematicChains
+        if not results:
+            return {}
+        num_keypoints = results[0]['gt'].shape[0]
+        distal = KinematicChains.from_config(
+            self.chains_cfg, num_keypoints=num_keypoints).distal
+        stack = {k: np.stack([r[k] for r in results]) for k in results[0]}
+        box = stack['box'].astype(np.float64)
+        size = np.max(box[:, 2:] - box[:, :2], axis=1)  # (N,)
+        keep = size > 0  # a zero-area box scores nothing
+        gt = stack['gt'][keep][:, distal]
+        vis = stack['visible'][keep][:, distal]  # (N, M)
+        size = size[keep]
+        metrics: Dict[str, float] = {}
+        errors = {}
+        for name, key in (('', 'pred'), ('frozen ', 'frozen')):
+            pred = stack[key][keep][:, distal]
+            for t in self.thrs:
+                norm = np.repeat(size[:, None], 2, axis=1)
+                metrics[f'{name}distal PCK@{t:g}'] = float(
+                    keypoint_pck_accuracy(pred, gt, vis, t, norm)[1])
+            err = np.linalg.norm(
+                pred.astype(np.float64) - gt.astype(np.float64),
+                axis=-1) / size[:, None]  # (N, M)
+            errors[key] = err
+            metrics[f'{name}distal err/box'] = float(
+                err[vis].mean()) if vis.any() else float('nan')
+        fb = stack['error_frozen'][keep].astype(np.float64)
+        ok = vis & np.isfinite(fb)
+        metrics['r(feedback, error)'] = pearson(fb[ok], errors['frozen'][ok])
+        metrics['rho(feedback, error)'] = spearman(fb[ok],
+                                                   errors['frozen'][ok])
+        out = stack['error'][keep].astype(np.float64)
+        ok = vis & np.isfinite(out)
+        metrics['r(output)'] = pearson(out[ok], errors['pred'][ok])
+        metrics['kept'] = float(stack['kept'].mean())
+        metrics['adapted'] = float(stack['adapted'].mean())
+        metrics['fallback'] = int((stack['fallback'] > 0).sum())
+        moved = errors['pred'] - errors['frozen']
+        metrics['better'] = int(((moved < -1e-6) & vis).sum())
+        metrics['worse'] = int(((moved > 1e-6) & vis).sum())
+        return metrics
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)

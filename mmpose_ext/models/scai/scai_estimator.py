@@ -13,11 +13,21 @@ config and optionally a checkpoint, then frozen. For each kinematic chain A → 
     e_s = H_A − Γ(H_B, H_C, Ĥ_D, f)                feedback error map
     H̃_D = Ĥ_D + C(Ĥ_D, e_s)                       correction
 
-and the distal keypoint's heatmap is replaced by H̃_D before decoding. Training
-runs through MMPose's runner in two stages picked by ``train_cfg.stage``:
-``'phi_gamma'`` trains Φ and Γ (alternating steps by default), ``'correction'``
-trains C with ``L_C`` (Φ, Γ frozen). At test time C can be adapted to each
-instance (:mod:`.adaptation`), switched by ``test_cfg.adapt.enable``.
+The frozen model is the baseline to beat: per instance and chain, H̃_D replaces
+the frozen model's own distal heatmap H_D only where Γ's feedback error of
+H̃_D, ‖Γ(H_B, H_C, H̃_D) − H_A‖, is below that of H_D
+(``test_cfg.keep='feedback'``, ours; ``'always'`` replaces unconditionally, as
+the paper's text reads), the chain's start node is visible in the frozen
+model's heatmaps (``test_cfg.min_root_score``) and everything is finite;
+elsewhere the frozen H_D is decoded, so SCAI can only change a keypoint where
+its own feedback says the change is an improvement. Training runs through
+MMPose's runner in two stages picked by ``train_cfg.stage``: ``'phi_gamma'``
+trains Φ and Γ (alternating steps by default), ``'correction'`` trains C with
+``L_C`` (Φ, Γ frozen) and records the training people's selection scores. At
+test time C can be adapted to each instance (:mod:`.adaptation`), switched by
+``test_cfg.adapt.enable``, for everyone or only for the people whose score says
+they are unlike the training people (``test_cfg.adapt.select``, ours, after
+ESCAPE, arXiv 2407.14605); the same keep rule applies after adaptation.
 
 Distributed training: with alternating steps (stage 1's default) one of Φ / Γ
 takes no part in each step's loss, so the stage-1 configs set
@@ -34,15 +44,21 @@ training. The frozen parts (the wrapped model, and C or Φ, Γ depending on the
 stage) have ``requires_grad=False`` and are not in DDP's reducer at all; stage
 2 uses every parameter of C in every step.
 
-Bad input: :func:`~mmpose_ext.models.common.check_finite` stops a training step
-at a NaN / Inf in the frozen model's heatmaps or features or in the targets
-(before Φ, Γ, C run, so that nothing changes, BatchNorm statistics included)
-and at a non-finite loss (before the optimizer update), and a prediction at
-non-finite keypoints, scores or errors; each message names the term and the
-training iteration. Heatmap errors are taken in float32 and heatmaps are
+Bad input: a chain whose start node the frozen model does not see (score
+below ``test_cfg.min_root_score``) or whose feedback error or corrected heatmap
+is non-finite falls back to the frozen model's H_D (never adapted), counted in
+``fallback_counts`` and in the log, and marked per chain in the prediction's
+``scai_fallback``. :func:`~mmpose_ext.models.common.check_finite` stops a
+training step at a NaN / Inf in the frozen model's heatmaps or features or in
+the targets (before Φ, Γ, C run, so that nothing changes, BatchNorm statistics
+included) and at a non-finite loss (before the optimizer update), and a
+prediction at non-finite keypoints or scores (which only the frozen model's own
+heatmaps can give: a NaN image or NaN weights); each message names the term and
+the training iteration. Heatmap errors are taken in float32 and heatmaps are
 decoded in float32, so bf16 autocast trains, predicts and adapts.
 """
 import copy
+import logging
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -67,8 +83,23 @@ from .losses import heatmap_error
 STAGES = ('phi_gamma', 'correction')
 FEATURE_SOURCES = ('head', 'backbone', 'none')
 GAMMA_DISTAL_INPUTS = ('phi', 'gt', 'base')
+KEEP_RULES = ('feedback', 'always')
+SELECT_RULES = ('all', 'feedback', 'free_energy')
+#: the selection scores whose training statistics ``score_stats`` records, in
+#: its row order
+SCORES = ('feedback', 'free_energy')
+DEFAULT_TEST = dict(keep='feedback', keep_margin=0.0, min_root_score=0.05)
 DEFAULT_ADAPT = dict(
-    enable=False, steps=20, lr=0.013, decay=0.96, optimizer='adam')
+    enable=False,
+    steps=20,
+    lr=0.013,
+    decay=0.96,
+    optimizer='adam',
+    anchor_weight=0.0,
+    select='all',
+    select_z=1.0,
+    energy_temperature=0.1)
+FALLBACK_REASONS = ('no visible start joint', 'non-finite feedback error')
 INPUT_HINT = (
     'frozen_model_*: the input images or the wrapped model\'s weights hold '
     'NaN/Inf; target_heatmaps: '
@@ -150,9 +181,31 @@ class SCAIPoseEstimator(BaseModel):
             trains: ``'phi'`` Φ's detached output (default; what Γ sees at test
             time), ``'gt'``, ``'base'``).
         test_cfg (dict): The wrapped model's ``test_cfg`` (flip test …) updated
-            with this one; ``adapt`` (dict): test-time adaptation ``enable``,
-            ``steps``, ``lr``, ``decay``, ``optimizer``; each instance adapts
-            its own copy of C (:func:`~.adaptation.adapt_correction`).
+            with this one, and SCAI's own (defaults in brackets):
+
+            - ``keep`` (``'feedback'``): per instance and chain, use H̃_D only
+              where its feedback error is below ``(1 − keep_margin)`` times
+              that of the frozen model's H_D, else H_D (ours: the frozen
+              model is the baseline to beat); ``'always'``: use H̃_D
+              wherever it is finite (the paper's text).
+            - ``keep_margin`` (0.0): see ``keep``.
+            - ``min_root_score`` (0.05): a chain whose start node A scores
+              below this in the frozen model's heatmaps (its maximum; a
+              virtual node: the lowest of its members') keeps H_D and is not
+              adapted (counted as a fallback); 0 disables.
+            - ``adapt`` (dict): test-time adaptation
+              (:func:`~.adaptation.adapt_correction`; each instance adapts its
+              own copy of C): ``enable`` (False), ``steps`` (20), ``lr``
+              (0.013), ``decay`` (0.96), ``optimizer`` (``'adam'``; the
+              paper's lr, decay and steps), ``anchor_weight`` (0.0, the
+              paper's objective; μ > 0 adds ``μ·‖H̃_D − H_D‖``), ``select``:
+              who adapts — ``'all'``, or only the people whose score is more
+              than ``select_z`` (1.0) standard deviations above the training
+              people's mean (``score_stats``): ``'feedback'`` (log of the
+              mean feedback error of the frozen H_D over the chains) or
+              ``'free_energy'`` (mean over the K maps of
+              ``−T·logsumexp(H/T)``, ``T = energy_temperature`` (0.1));
+              the others get C's trained output.
         data_preprocessor (dict, optional): Defaults to the wrapped model's.
         metainfo (dict, optional): Overrides the data samples' metainfo at
             prediction (as MMPose).
@@ -256,13 +309,21 @@ class SCAIPoseEstimator(BaseModel):
                 'one of '
                 f'{GAMMA_DISTAL_INPUTS}, got '
                 f"{self.train_cfg['gamma_distal_input']!r}")
-        self.test_cfg = dict(self.base.test_cfg)
+        self.test_cfg = {**DEFAULT_TEST, **dict(self.base.test_cfg)}
         self.test_cfg.update(test_cfg or {})
         self.test_cfg['adapt'] = {
             **DEFAULT_ADAPT,
             **dict(self.test_cfg.get('adapt') or {})
         }
         self.base.test_cfg = self.test_cfg
+        self._check_test_cfg()
+        # per score of SCORES: count, mean and sum of squared deviations
+        # (Welford) over the training people seen in stage 2, saved with the
+        # weights; the threshold of selective adaptation
+        self.register_buffer('score_stats',
+                             torch.zeros(len(SCORES), 3, dtype=torch.float64))
+        #: fallbacks to the frozen H_D since construction, per reason
+        self.fallback_counts = dict.fromkeys(FALLBACK_REASONS, 0)
         self.metainfo = TopdownPoseEstimator._load_metainfo(metainfo)
         # which of Φ / Γ trains on the next alternating iteration
         self._phi_gamma_iter = 0
@@ -270,6 +331,27 @@ class SCAIPoseEstimator(BaseModel):
 
     # -------------------------------------------------------------------------------------
     # set-up
+    def _check_test_cfg(self) -> None:
+        """Clear errors for test settings that would otherwise fail late (a
+        benchmark's test variant changes them after construction, so
+        :meth:`correct` calls this again)."""
+        cfg, adapt = self.test_cfg, self.test_cfg['adapt']
+        if cfg['keep'] not in KEEP_RULES:
+            raise ValueError(
+                f'SCAIPoseEstimator: test_cfg.keep must be one of '
+                f"{KEEP_RULES}, got {cfg['keep']!r}")
+        if not 0.0 <= float(cfg['keep_margin']) < 1.0:
+            raise ValueError('SCAIPoseEstimator: test_cfg.keep_margin must be '
+                             f"in [0, 1), got {cfg['keep_margin']}")
+        if adapt['select'] not in SELECT_RULES:
+            raise ValueError(
+                'SCAIPoseEstimator: test_cfg.adapt.select must be one of '
+                f"{SELECT_RULES}, got {adapt['select']!r}")
+        if float(adapt['energy_temperature']) <= 0:
+            raise ValueError(
+                'SCAIPoseEstimator: test_cfg.adapt.energy_temperature must '
+                f"be > 0, got {adapt['energy_temperature']}")
+
     def _feature_channels(self) -> int:
         head = self.base.head
         if self.feature_source == 'none':
@@ -401,51 +483,186 @@ class SCAIPoseEstimator(BaseModel):
                 f: Optional[Tensor],
                 adapt: bool = False) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Φ → Γ → C (→ test-time adaptation, each instance its own copy of C)
-        on the frozen model's node heatmaps.
+        on the frozen model's node heatmaps, then the keep rule.
+
+        Args:
+            nodes (Tensor): The frozen model's node heatmaps (B, K+V, h, w)
+                (:meth:`KinematicChains.node_heatmaps`).
+            f (Tensor, optional): Its image features.
+            adapt (bool): Adapt C to each (selected) instance.
 
         Returns:
-            tuple: H̃_D (B, M, h, w) and a dict with Ĥ_D (``'uncorrected'``),
-                the self-referential error
-            (B, M) of Ĥ_D (``'error_uncorrected'``) and of H̃_D (``'error'``).
+            tuple: the distal heatmaps to decode (B, M, h, w) — per chain H̃_D
+            where it is kept, else the frozen model's H_D — and a dict with
+            Ĥ_D (``'uncorrected'``), H̃_D (``'corrected'``), and (B, M):
+            the feedback error of the output (``'error'``; NaN where none is
+            finite), of H̃_D (``'error_corrected'``), of Ĥ_D
+            (``'error_uncorrected'``) and of H_D (``'error_frozen'``),
+            ``'kept'`` (H̃_D used), ``'fallback'`` (0: none, 1: no visible
+            start joint, 2: non-finite; H_D used), ``'adapt_step'``; (B,):
+            ``'adapted'`` and the selection score ``'select_z'``.
         """
+        self._check_test_cfg()
+        cfg = self.test_cfg
+        norm = self.correction_loss.norm
         root = self.chains.gather(nodes, 'A')  # (B, M, h, w) H_A
+        frozen = self.chains.gather(nodes, 'D')  # (B, M, h, w) H_D
         d_hat = self.predict_distal(nodes, f)
         fb_hat = self.feedback(nodes, d_hat, f)
         e_s = root - fb_hat  # (B, M, h, w) feedback error map
         c_in = interleave(self.chains.num_chains, d_hat, e_s)  # (B, 2M, h, w)
-        norm = self.correction_loss.norm
-        info = dict(
-            uncorrected=d_hat,
-            error_uncorrected=heatmap_error(fb_hat, root, norm))
+        # (B, M) Γ's error of the frozen model's own H_D: the bar to clear
+        error_frozen = heatmap_error(
+            self.feedback(nodes, frozen, f), root, norm)
+        # (B, M) start node seen by the frozen model
+        visible = self.root_scores(nodes) >= float(cfg['min_root_score'])
+        select_z = self.selection_scores(nodes, error_frozen)  # (B,)
+        num = nodes.shape[0]
+        step = torch.zeros_like(error_frozen, dtype=torch.long)
+        adapted = torch.zeros(num, dtype=torch.bool, device=nodes.device)
         if adapt:
-            cfg = {
-                k: v
-                for k, v in self.test_cfg['adapt'].items() if k != 'enable'
-            }
+            acfg = cfg['adapt']
+            which = visible.any(1)
+            if acfg['select'] != 'all':
+                which = which & (select_z > float(acfg['select_z']))
 
             # instance i's Γ: (1, M, h, w) → (1, M, h, w)
             def feedback_of(d: Tensor, i: int) -> Tensor:
                 return self.feedback(nodes[i:i + 1], d,
                                      None if f is None else f[i:i + 1])
 
-            d_tilde, errs = adapt_correction(
+            d_tilde, info = adapt_correction(
                 self.correction,
                 c_in,
                 d_hat,
                 feedback_of,
                 root,
+                steps=acfg['steps'],
+                lr=acfg['lr'],
+                decay=acfg['decay'],
+                optimizer=acfg['optimizer'],
                 norm=norm,
-                **cfg)
-            info.update(
-                error=errs['error'],
-                error_trained=errs['error_trained'],
-                adapt_step=errs['step'])
+                anchor=frozen,
+                anchor_weight=float(acfg['anchor_weight']),
+                which=which)
+            error, step, adapted = info['error'], info['step'], info['adapted']
         else:
             d_tilde = d_hat + self.correction(c_in)
-            info.update(
-                error=heatmap_error(
-                    self.feedback(nodes, d_tilde, f), root, norm))
-        return d_tilde, info
+            error = heatmap_error(self.feedback(nodes, d_tilde, f), root, norm)
+        out, kept, fallback = self.keep(frozen, d_tilde, error, error_frozen,
+                                        visible)
+        # NaN where neither error is finite
+        out_error = torch.where(kept, error, error_frozen)
+        return out, dict(
+            uncorrected=d_hat,
+            corrected=d_tilde,
+            error=out_error,
+            error_corrected=error,
+            error_uncorrected=heatmap_error(fb_hat, root, norm),
+            error_frozen=error_frozen,
+            kept=kept,
+            fallback=fallback,
+            adapt_step=step,
+            adapted=adapted,
+            select_z=select_z)
+
+    def keep(self, frozen: Tensor, corrected: Tensor, error: Tensor,
+             error_frozen: Tensor,
+             visible: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The keep rule: per instance and chain, H̃_D or the frozen H_D.
+
+        Args:
+            frozen (Tensor): H_D (B, M, h, w).
+            corrected (Tensor): H̃_D (B, M, h, w).
+            error (Tensor): Feedback error of H̃_D (B, M).
+            error_frozen (Tensor): Feedback error of H_D (B, M).
+            visible (Tensor): (B, M) bool, the chain's start node is seen.
+
+        Returns:
+            tuple: the heatmaps to decode (B, M, h, w), ``kept`` (B, M) bool
+            (H̃_D used) and ``fallback`` (B, M) uint8: 1 where the start node
+            is not seen, 2 where H̃_D or an error is non-finite, else 0.
+        """
+        self._check_test_cfg()
+        finite = (
+            torch.isfinite(error) & torch.isfinite(error_frozen)
+            & torch.isfinite(corrected).flatten(2).all(-1))
+        kept = finite & visible
+        if self.test_cfg['keep'] == 'feedback':
+            margin = 1.0 - float(self.test_cfg['keep_margin'])
+            kept = kept & (error < error_frozen * margin)
+        fallback = torch.where(
+            ~visible, torch.ones_like(kept, dtype=torch.uint8),
+            torch.where(~finite, torch.full_like(kept, 2, dtype=torch.uint8),
+                        torch.zeros_like(kept, dtype=torch.uint8)))
+        # torch.where takes nothing from the branch not chosen: a non-finite
+        # H̃_D never reaches the output
+        out = torch.where(kept[..., None, None], corrected.to(frozen.dtype),
+                          frozen)
+        return out, kept, fallback
+
+    def root_scores(self, nodes: Tensor) -> Tensor:
+        """(B, M) the frozen model's score of each chain's start node A: its
+        heatmap maximum (a virtual node: the lowest of its members')."""
+        peaks = nodes[:, :self.num_keypoints].flatten(2).amax(-1)  # (B, K)
+        return self.chains.gather(self.chains.node_weights(peaks), 'A')
+
+    def raw_scores(self, nodes: Tensor, error_frozen: Tensor) -> Tensor:
+        """(B, len(SCORES)) per instance: the log of the mean feedback error
+        of the frozen H_D over the chains, and the mean over the K maps of the
+        free energy ``−T·logsumexp(H/T)`` (T = ``energy_temperature``)."""
+        temp = float(self.test_cfg['adapt']['energy_temperature'])
+        maps = nodes[:, :self.num_keypoints].float().flatten(2)  # (B, K, hw)
+        energy = (-temp * torch.logsumexp(maps / temp, -1)).mean(1)  # (B,)
+        feedback = error_frozen.float().mean(1).clamp_min(1e-12).log()
+        return torch.stack([feedback, energy], 1)
+
+    def selection_scores(self, nodes: Tensor, error_frozen: Tensor) -> Tensor:
+        """(B,) the selection score of ``test_cfg.adapt.select`` as a z-score
+        against the training people (``score_stats``); 0 for ``'all'``, and.
+
+        +inf (adapt everyone) when no training statistics were recorded, with a
+        warning.
+        """
+        select = self.test_cfg['adapt']['select']
+        num = nodes.shape[0]
+        if select == 'all':
+            return nodes.new_zeros(num, dtype=torch.float32)
+        row = SCORES.index(select)
+        count, mean, m2 = self.score_stats[row].tolist()
+        if count < 2:
+            print_log(
+                'SCAIPoseEstimator: selective adaptation needs the training '
+                'people\'s scores, which stage 2 (train_cfg.stage='
+                '\'correction\') records; these weights have none, so every '
+                'person is adapted', 'current', logging.WARNING)
+            return nodes.new_full((num, ), float('inf'), dtype=torch.float32)
+        std = max((m2 / (count - 1))**0.5, 1e-12)
+        raw = self.raw_scores(nodes, error_frozen)[:, row].double()
+        return ((raw - mean) / std).float()
+
+    @torch.no_grad()
+    def record_scores(self, nodes: Tensor, f: Optional[Tensor]) -> None:
+        """Add a batch of training people's selection scores to ``score_stats``
+        (Welford's merge of count, mean and squared deviations)."""
+        norm = self.correction_loss.norm
+        error_frozen = heatmap_error(
+            self.feedback(nodes, self.chains.gather(nodes, 'D'), f),
+            self.chains.gather(nodes, 'A'), norm)
+        raw = self.raw_scores(nodes, error_frozen).double()  # (B, S)
+        raw = raw[torch.isfinite(raw).all(1)]
+        n = raw.shape[0]
+        if n == 0:
+            return
+        stats = self.score_stats  # (S, 3) count, mean, M2
+        count = stats[:, 0]
+        batch_mean = raw.mean(0)
+        batch_m2 = ((raw - batch_mean)**2).sum(0)
+        total = count + n
+        delta = batch_mean - stats[:, 1]
+        stats[:, 1] += delta * n / total
+        stats[:, 2] += batch_m2 + delta**2 * count * n / total
+        stats[:, 0] = total
 
     def replace_distal(self, heatmaps: Tensor, distal: Tensor) -> Tensor:
         """The K heatmaps with each chain's distal keypoint replaced: (B, K, h,
@@ -542,6 +759,13 @@ class SCAIPoseEstimator(BaseModel):
             losses = self._loss_correction(nodes, f, gt_root, gt_distal,
                                            w_root, w_distal)
         check_finite(losses, type(self).__name__, hint=LOSS_HINT)
+        if self.train_cfg['stage'] == 'correction' and self.training:
+            # the training people's selection scores, on heatmaps made as at
+            # test time (flip test as configured)
+            if self.test_cfg.get('flip_test', False):
+                heatmaps, f = self.base_heatmaps_flip(inputs, data_samples)
+                nodes = self.chains.node_heatmaps(heatmaps)
+            self.record_scores(nodes, f)
         return losses
 
     def _loss_phi_gamma(self, nodes, f, gt_root, gt_distal, w_root,
@@ -587,19 +811,28 @@ class SCAIPoseEstimator(BaseModel):
         """Corrected keypoints in MMPose's data samples
         (``pred_instances.keypoints`` …, image space).
 
-        Besides MMPose's fields, ``pred_instances`` holds per chain the
-        self-referential error of the kept correction (``scai_error``, (1, M))
-        and of Φ's uncorrected output (``scai_error_uncorrected``).
+        Besides MMPose's fields, ``pred_instances`` holds per chain (1, M) the
+        feedback error of the decoded distal heatmap (``scai_error``; NaN
+        where none is finite), of the frozen model's H_D
+        (``scai_error_frozen``) and of Φ's uncorrected output
+        (``scai_error_uncorrected``), whether H̃_D was kept (``scai_kept``)
+        and the fallback code (``scai_fallback``: 0 none, 1 no visible start
+        joint, 2 non-finite); per person whether C was adapted
+        (``scai_adapted``, (1,)) and its selection z-score
+        (``scai_select_z``); and the frozen model's own keypoints
+        (``scai_frozen_keypoints``, (1, K, 2), image space).
 
         With test-time adaptation on, the instances go through the frozen
         model, Φ, Γ and C one at a time (a test batch of one each): the
         adaptation amplifies rounding differences to visible ones (see
         :mod:`.adaptation`), and a convolution over one instance rounds
         differently from the same instance in a batch, so this is what keeps an
-        instance's keypoints independent of its batch-mates. It costs B forward
-        passes of the frozen model instead of one, little next to the
-        adaptation's 20 steps.
+        instance's keypoints independent of its batch-mates, whether it is
+        selected for adaptation included. It costs B forward passes of the
+        frozen model instead of one, little next to the adaptation's steps.
         """
+        keys = ('error', 'error_uncorrected', 'error_frozen', 'kept',
+                'fallback', 'adapted', 'select_z')
         if self.test_cfg['adapt']['enable']:
             parts = [
                 self._corrected_heatmaps(
@@ -608,13 +841,11 @@ class SCAIPoseEstimator(BaseModel):
             ]
             frozen, heatmaps = (
                 torch.cat([p[k] for p in parts]) for k in range(2))
-            info = {
-                k: torch.cat([p[2][k] for p in parts])
-                for k in ('error', 'error_uncorrected')
-            }
+            info = {k: torch.cat([p[2][k] for p in parts]) for k in keys}
         else:
             frozen, heatmaps, info = self._corrected_heatmaps(
                 inputs, data_samples, adapt=False)
+        self._count_fallbacks(info['fallback'])
         preds = self.base.head.decode(heatmaps)
         check_finite(
             dict(
@@ -622,19 +853,44 @@ class SCAIPoseEstimator(BaseModel):
                     np.stack([p.keypoints for p in preds])),
                 keypoint_scores=torch.from_numpy(
                     np.stack([p.keypoint_scores for p in preds])),
-                scai_error=info['error'],
                 frozen_model_heatmaps=frozen),
             type(self).__name__,
             what='prediction',
             hint=PREDICTION_HINT)
-        for i, pred in enumerate(preds):
-            pred.scai_error = info['error'][i:i + 1].float().cpu().numpy()
-            pred.scai_error_uncorrected = info['error_uncorrected'][
-                i:i + 1].float().cpu().numpy()
+        frozen_preds = self.base.head.decode(frozen)
+        for i, (pred, sample) in enumerate(zip(preds, data_samples)):
+            for key in keys:
+                value = info[key][i:i + 1].cpu()
+                if value.is_floating_point():
+                    value = value.float()
+                setattr(pred, f'scai_{key}', value.numpy())
+            # in image space, as add_pred_to_datasample converts `keypoints`
+            meta = sample.metainfo
+            pred.scai_frozen_keypoints = (
+                frozen_preds[i].keypoints / meta['input_size'] *
+                meta['input_scale'] + meta['input_center'] -
+                0.5 * meta['input_scale'])
         fields = None
         if self.test_cfg.get('output_heatmaps', False):
             fields = [PixelData(heatmaps=hm) for hm in heatmaps.detach()]
         return self.base.add_pred_to_datasample(preds, fields, data_samples)
+
+    def _count_fallbacks(self, fallback: Tensor) -> None:
+        """Add a batch's fallbacks (B, M) to ``fallback_counts`` and say so in
+        the log (a non-finite error as a warning)."""
+        counts = [int((fallback == code).sum()) for code in (1, 2)]
+        if not any(counts):
+            return
+        for reason, n in zip(FALLBACK_REASONS, counts):
+            self.fallback_counts[reason] += n
+        print_log(
+            f'SCAIPoseEstimator: {sum(counts)} of {fallback.numel()} distal '
+            'heatmaps fell back to the frozen model\'s (' +
+            ', '.join(f'{reason}: {n}'
+                      for reason, n in zip(FALLBACK_REASONS, counts)) +
+            '); since construction: ' +
+            ', '.join(f'{r}: {n}' for r, n in self.fallback_counts.items()),
+            'current', logging.WARNING if counts[1] else logging.INFO)
 
     def _corrected_heatmaps(self, inputs: Tensor, data_samples: SampleList,
                             adapt: bool

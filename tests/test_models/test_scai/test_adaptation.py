@@ -1,7 +1,8 @@
 """Test-time adaptation: C is reset for every batch (its module never changes),
-the same batch gives the same output, a correction is kept only where the self-
-referential error fell, and on a problem whose optimum is known the error does
-fall."""
+the same batch gives the same output, the step with the lowest self-referential
+error is kept, on a problem whose optimum is known the error does fall, the
+anchor keeps the output near the frozen model's map, only the selected
+instances adapt, and a diverging adaptation keeps its last finite step."""
 import copy
 
 import numpy as np
@@ -61,26 +62,32 @@ def test_kept_error_never_above_the_trained_one_and_switch(
                                            data['data_samples'])
     nodes = model.chains.node_heatmaps(heatmaps)
     with torch.no_grad():
-        plain, info_plain = model.correct(nodes, f, adapt=False)
-        adapted, info = model.correct(nodes, f, adapt=True)
-    assert (info['error'] <= info['error_trained']).all()
-    torch.testing.assert_close(info['error_trained'], info_plain['error'])
+        _, info_plain = model.correct(nodes, f, adapt=False)
+        _, info = model.correct(nodes, f, adapt=True)
+    # per chain the lowest error among C's trained output and every step
+    assert (info['error_corrected'] <= info_plain['error_corrected']).all()
+    assert info['adapted'].all() and not info_plain['adapted'].any()
     # (B, M): where no adapted step was better, C's output is kept
     kept_trained = info['adapt_step'] == 0
     # (adaptation runs C on one instance at a time: equal to C on the whole
     # batch up to rounding)
     torch.testing.assert_close(
-        adapted[kept_trained], plain[kept_trained], rtol=1e-5, atol=1e-6)
+        info['corrected'][kept_trained],
+        info_plain['corrected'][kept_trained],
+        rtol=1e-5,
+        atol=1e-6)
     assert (info['adapt_step']
             > 0).any(), 'no adapted step lowered the error anywhere'
     # steps=0 is no adaptation at all
     model.test_cfg['adapt']['steps'] = 0
     try:
         with torch.no_grad():
-            zero, _ = model.correct(nodes, f, adapt=True)
+            _, zero = model.correct(nodes, f, adapt=True)
     finally:
         model.test_cfg['adapt']['steps'] = 4
-    torch.testing.assert_close(zero, plain, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        zero['corrected'], info_plain['corrected'], rtol=1e-5, atol=1e-6)
+    assert not zero['adapted'].any()
 
 
 def test_adaptation_lowers_the_error_on_a_known_problem():
@@ -174,3 +181,103 @@ def test_adapt_correction_gives_each_instance_its_own_copy():
     with pytest.raises(RuntimeError, match='eval mode'):
         adapt_correction(corr.train(), c_in, uncorrected, lambda d, i: d,
                          target, **args)
+
+
+def _known_problem(seed=0):
+    """C on M = 1 maps of 6x5, feedback = identity, root = a target map."""
+    torch.manual_seed(seed)
+    corr = MODELS.build(
+        dict(
+            type='SCAICorrectionNet',
+            in_channels=2,
+            out_channels=1,
+            width=8,
+            num_layers=3,
+            norm_cfg=None)).eval()
+    uncorrected = torch.rand(3, 1, 6, 5)
+    target = torch.rand(3, 1, 6, 5)
+    c_in = torch.cat([uncorrected, target - uncorrected], 1)
+    return corr, c_in, uncorrected, target
+
+
+def test_anchor_keeps_the_output_near_the_frozen_map():
+    """With μ > 0 the adapted map stays closer to the anchor (the frozen H_D)
+    than without; μ = 0 is the paper's objective."""
+    corr, c_in, uncorrected, target = _known_problem()
+    anchor = uncorrected.clone()
+    args = dict(steps=20, lr=0.013, decay=0.96)
+    free, _ = adapt_correction(corr, c_in, uncorrected, lambda d, i: d, target,
+                               **args)
+    held, info = adapt_correction(
+        corr,
+        c_in,
+        uncorrected,
+        lambda d, i: d,
+        target,
+        anchor=anchor,
+        anchor_weight=10.0,
+        **args)
+    assert (heatmap_error(held, anchor) < heatmap_error(free, anchor)).all()
+    # the error still picks the step: never above the trained output's
+    assert (info['error'] <= info['error_trained']).all()
+    with pytest.raises(ValueError, match='anchor'):
+        adapt_correction(
+            corr, c_in, uncorrected, lambda d, i: d, target, anchor_weight=1.)
+    with pytest.raises(ValueError, match='anchor_weight'):
+        adapt_correction(
+            corr,
+            c_in,
+            uncorrected,
+            lambda d, i: d,
+            target,
+            anchor=anchor,
+            anchor_weight=-1.)
+
+
+def test_only_the_selected_instances_adapt():
+    corr, c_in, uncorrected, target = _known_problem()
+    which = torch.tensor([True, False, True])
+    out, info = adapt_correction(
+        corr, c_in, uncorrected, lambda d, i: d, target, steps=10, which=which)
+    assert info['adapted'].tolist() == [True, False, True]
+    trained = uncorrected + corr(c_in)
+    # the unselected instance: C's trained output, error unchanged
+    torch.testing.assert_close(out[1], trained[1].detach())
+    assert info['step'][1].item() == 0
+    assert (info['error'][which] < info['error_trained'][which]).all()
+    with pytest.raises(ValueError, match='which'):
+        adapt_correction(
+            corr,
+            c_in,
+            uncorrected,
+            lambda d, i: d,
+            target,
+            which=torch.ones(2, dtype=torch.bool))
+
+
+def test_a_diverging_adaptation_keeps_its_last_finite_step():
+    """A feedback that turns non-finite after the first step: the instance
+    stops, keeps its best finite output and says so; one that is non-finite
+    from the start returns C's output with a non-finite error (the estimator
+    then falls back to the frozen map)."""
+    corr, c_in, uncorrected, target = _known_problem()
+    calls = {'n': 0}
+
+    def feedback(d, i):
+        calls['n'] += 1
+        return d * float('nan') if calls['n'] > 2 else d
+
+    out, info = adapt_correction(
+        corr, c_in[:1], uncorrected[:1], feedback, target[:1], steps=10)
+    assert calls['n'] == 3  # step 0, step 1, then NaN at step 2: stopped
+    assert info['nonfinite'].tolist() == [True]
+    assert torch.isfinite(out).all() and torch.isfinite(info['error']).all()
+    out, info = adapt_correction(
+        corr,
+        c_in[:1],
+        uncorrected[:1],
+        lambda d, i: d * float('nan'),
+        target[:1],
+        steps=10)
+    assert info['nonfinite'].tolist() == [True]
+    assert not torch.isfinite(info['error']).any()

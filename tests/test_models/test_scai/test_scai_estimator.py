@@ -65,37 +65,63 @@ def test_predict_returns_mmpose_data_samples(case, coco_model, coco_batch,
         assert 'bboxes' in pred
 
 
-def test_uncorrected_keypoints_equal_mmpose_prediction(coco_model, coco_batch):
+@pytest.mark.parametrize('keep', ['always', 'feedback'])
+def test_uncorrected_keypoints_equal_mmpose_prediction(keep, coco_model,
+                                                       coco_batch):
     """Keypoints no chain ends at come out exactly as MMPose's
     TopdownPoseEstimator.predict gives them (flip test included); with C at its
-    zero init, the distal ones are Φ's decoded heatmaps."""
+    zero init, the distal ones are Φ's decoded heatmaps (``keep='always'``), or
+    per chain Φ's where its feedback error is below that of the frozen model's
+    map and MMPose's elsewhere (``keep='feedback'``)."""
     model = coco_model
-    data = model.data_preprocessor(
-        copy.deepcopy(batch := coco_batch), training=False)
-    ours = model.predict(data['inputs'], copy.deepcopy(data['data_samples']))
+    model.test_cfg['keep'] = keep
+    batch = coco_batch
+    data = model.data_preprocessor(copy.deepcopy(batch), training=False)
+    try:
+        ours = model.predict(data['inputs'],
+                             copy.deepcopy(data['data_samples']))
+    finally:
+        model.test_cfg['keep'] = 'feedback'
     mmpose = model.base.predict(data['inputs'],
                                 copy.deepcopy(data['data_samples']))
-    keep = [k for k in range(17) if k not in model.chains.distal]
+    keep_ids = [k for k in range(17) if k not in model.chains.distal]
     for a, b in zip(ours, mmpose):
-        np.testing.assert_allclose(a.pred_instances.keypoints[:, keep],
-                                   b.pred_instances.keypoints[:, keep])
-        np.testing.assert_allclose(a.pred_instances.keypoint_scores[:, keep],
-                                   b.pred_instances.keypoint_scores[:, keep])
+        np.testing.assert_allclose(a.pred_instances.keypoints[:, keep_ids],
+                                   b.pred_instances.keypoints[:, keep_ids])
+        np.testing.assert_allclose(
+            a.pred_instances.keypoint_scores[:, keep_ids],
+            b.pred_instances.keypoint_scores[:, keep_ids])
+        np.testing.assert_allclose(a.pred_instances.scai_frozen_keypoints,
+                                   b.pred_instances.keypoints)
     heatmaps, f = model.base_heatmaps_flip(data['inputs'],
                                            data['data_samples'])
     with torch.no_grad():
         phi_out = model.predict_distal(model.chains.node_heatmaps(heatmaps), f)
     # (1, M, 2) per instance, heatmap input space
     decoded = model.base.head.decode(phi_out)
-    for s, d, sample in zip(ours, decoded, data['data_samples']):
+    kept_any = False
+    for s, d, b, sample in zip(ours, decoded, mmpose, data['data_samples']):
         scale, center = sample.metainfo['input_scale'], sample.metainfo[
             'input_center']
         size = sample.metainfo['input_size']
+        kept = s.pred_instances.scai_kept[0]  # (M,)
+        if keep == 'always':
+            assert kept.all()
+        kept_any |= kept.any()
+        phi_kpts = d.keypoints / size * scale + center - 0.5 * scale
+        expected = np.where(kept[None, :, None], phi_kpts,
+                            b.pred_instances.keypoints[:, model.chains.distal])
         np.testing.assert_allclose(
             s.pred_instances.keypoints[:, model.chains.distal],
-            d.keypoints / size * scale + center - 0.5 * scale,
+            expected,
             rtol=1e-5,
             atol=1e-4)
+        # the reported error is that of the decoded map
+        np.testing.assert_allclose(
+            s.pred_instances.scai_error,
+            np.where(kept, s.pred_instances.scai_error,
+                     s.pred_instances.scai_error_frozen))
+    assert kept_any
     assert len(batch['inputs']) == len(ours)
 
 
