@@ -32,6 +32,22 @@ COST = (('head', 'head', '{}'), ('params_M', 'params (M)',
         ('s_per_iter', 's / iter', '{:.2f}'), ('test_s', 'test (s)', '{:.0f}'),
         ('latency_b1_ms', 'CPU ms (b=1)',
          '{:.1f}'), ('latency_b32_ms', 'CPU ms (b=32)', '{:.0f}'))
+#: SCAIFeedbackMetric's results (a config's ``benchmark.metrics``), per test
+#: set: the distal (corrected) keypoints of SCAI and of the frozen model
+SCAI = tuple(
+    (f'{split}/{key}', f'{short}{header}', fmt)
+    for split, short in (('synthetic', ''), ('shifted', 'shifted '))
+    for key, header, fmt in (('distal PCK@0.1', 'distal PCK@0.1', '{:.3f}'),
+                             ('frozen distal PCK@0.1', 'frozen distal PCK@0.1',
+                              '{:.3f}'), ('distal err/box', 'distal err/box',
+                                          '{:.4f}'),
+                             ('frozen distal err/box', 'frozen err/box',
+                              '{:.4f}'), ('r(feedback, error)',
+                                          'r(feedback, error)', '{:.2f}'),
+                             ('kept', 'kept', '{:.2f}'), ('adapted', 'adapted',
+                                                          '{:.2f}'),
+                             ('better', 'better', '{:.0f}'), ('worse', 'worse',
+                                                              '{:.0f}')))
 
 
 def _value(row: dict, key: str):
@@ -107,6 +123,21 @@ def markdown(results: List[dict], meta: Dict) -> str:
     if trained:
         lines += ['', '**Cost**:', '']
         lines += _table(trained, COST)
+    scai = {
+        n: rows
+        for n, rows in groups.items() if any(
+            _value(r, SCAI[0][0]) is not None for r in rows)
+    }
+    if scai:
+        lines += [
+            '', '**SCAI: the distal keypoints it corrects** (SCAI\'s output '
+            'against the frozen model\'s own keypoints on the same people; r: '
+            'Pearson\'s r between the feedback error of the frozen distal '
+            'heatmap and its true error; kept: share of distal heatmaps '
+            'replaced; adapted: share of people adapted; better / worse: '
+            'labelled distal keypoints moved closer / further):', ''
+        ]
+        lines += _table(scai, SCAI)
     lines += [
         '',
         'Held-out: generated people never trained on (ground-truth boxes). '

@@ -16,6 +16,8 @@ weights (ablations)::
         stages=[{'model.train_cfg.stage': 'phi_gamma'},
                 {'model.train_cfg.stage': 'correction',
                  'optim_wrapper.optimizer.lr': 4.1e-4}],
+        # extra metrics on every test set (each with that set's prefix):
+        metrics=[dict(type='SCAIFeedbackMetric')],
         # extra rows, the same weights tested otherwise:
         test_variants={
             # model.test_cfg updated
@@ -42,6 +44,7 @@ from mmengine.logging import print_log
 from mmpose_ext.datasets.synthetic import ensure_dataset
 from mmpose_ext.resources import config_path
 from .measure import complexity, cpu_latency, input_size_of
+from .provenance import provenance
 from .report import write_report
 from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget,
                     ensure_hook, generated_test_set, is_bottomup,
@@ -50,6 +53,12 @@ from .setup import (LearningCurveHook, TimeBudgetHook, apply_budget,
 #: The metrics kept from each test (after the ``prefix/``).
 KEEP = ('AP', 'AP .5', 'AP .75', 'AR', 'PCK@0.1', 'PCK@0.2', 'err/box',
         'LR-swap', 'recall@OKS.5')
+#: ... and those of SCAIFeedbackMetric (a config's ``benchmark.metrics``)
+KEEP_SCAI = ('distal PCK@0.1', 'distal PCK@0.2', 'frozen distal PCK@0.1',
+             'frozen distal PCK@0.2', 'distal err/box',
+             'frozen distal err/box', 'r(feedback, error)',
+             'rho(feedback, error)', 'r(output)', 'kept', 'adapted',
+             'fallback', 'better', 'worse')
 
 
 def evaluate_on(runner, loader: dict, evaluator) -> Dict[str, float]:
@@ -63,7 +72,7 @@ def evaluate_on(runner, loader: dict, evaluator) -> Dict[str, float]:
 def _kept(metrics: dict) -> Dict[str, float]:
     return {
         k: float(v)
-        for k, v in metrics.items() if k.split('/', 1)[-1] in KEEP
+        for k, v in metrics.items() if k.split('/', 1)[-1] in KEEP + KEEP_SCAI
     }
 
 
@@ -212,6 +221,11 @@ def benchmark_config(config: str,
     ensure_hook(cfg, 'AnnotationCheckHook')
     cfg.experiment_name = f'{name}_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}'
     test_sets = _test_sets(cfg, data_root, real_root, layout)
+    for _, metrics in test_sets:
+        # the plan's extra metrics, with the test set's prefix
+        metrics.extend(
+            dict(m, prefix=metrics[0]['prefix'])
+            for m in plan.get('metrics') or [])
 
     runner, done, train_s, weights, curve = _train_stages(
         cfg, plan,
@@ -354,9 +368,8 @@ def run_benchmark(configs: Sequence[str],
         budget=budget,
         seeds=list(seeds),
         layout=layout,
-        cpu_threads=torch.get_num_threads(),
-        device='cuda' if torch.cuda.is_available() else 'cpu',
-        torch=torch.__version__,
+        # commit, torch, cpu_threads, device
+        **provenance(),
         data=f'{num_train} train / {num_val} held-out / {num_val_shifted} '
         'shifted generated images '
         f'(seed {data_seed}, {data_root}), generated in {gen_s:.0f} s (0 if '

@@ -1,8 +1,9 @@
-"""SCAI on the bundled COCO images: base model → Φ/Γ → C → AP without/with
-test-time adaptation.
+"""SCAI on the bundled COCO images: base model → Φ/Γ → C → AP and the distal
+keypoints without/with test-time adaptation.
 
     python -m mmpose_ext.tools.scai_evidence [--base-epochs 300] \
-        [--pg-epochs 100] [--c-epochs 60] \
+        [--pg-epochs 100] [--c-epochs 60] [--seed 0] [--threads 1] \
+        [--features-for phi] [--phi-residual | --no-phi-residual] \
         [--work-dir outputs/scai_evidence]
 
 1. trains the frozen model
@@ -10,17 +11,25 @@ test-time adaptation.
    heatmap recipe with a ResNet-18 from scratch) with MMEngine's runner;
 2. trains SCAI's Φ and Γ (scai-pg_…) and then C (scai-c_…) on it, through
    the runner;
-3. evaluates with MMPose's CocoMetric: the frozen model, SCAI without and
-   with test-time adaptation;
-4. measures the distal keypoints' true errors and their correlation with the
-   self-referential error.
+3. tests with MMPose's CocoMetric and our SCAIFeedbackMetric: the frozen
+   model, then SCAI as configured (the keep rule) without adaptation,
+   replacing the distal maps unconditionally (``keep='always'``, the paper's
+   text), with adaptation of everyone, with selective adaptation, and with
+   the paper's adaptation (Adam, lr 0.013, ×0.96, 20 steps, no anchor,
+   unconditional replacement).
 
 Training and evaluation use the same 4 images (14 people, 12 with keypoints):
 these numbers say whether the pieces work together, not how SCAI
-generalises. Prints a JSON summary and writes it to the work dir.
+generalises. Each SCAI variant (``--features-for``, ``--phi-residual``) trains
+in its own folder under the work dir (the frozen model is shared by the
+variants of the same seed and epochs), so variants never overwrite each
+other's checkpoints. The summary (printed, and ``summary.json`` in the
+variant's folder) records the commit, the torch threads, the seed and the
+epochs.
 """
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -33,13 +42,41 @@ BASE = CONFIGS / 'td-hm_res18-s16_1xb8-300e_fixtures-64x48.py'
 STAGE1 = CONFIGS / 'scai-pg_td-hm-res18-s16_1xb8-100e_fixtures-64x48.py'
 STAGE2 = CONFIGS / 'scai-c_td-hm-res18-s16_1xb8-60e_fixtures-64x48.py'
 
+#: test variants: name → test_cfg update of the stage-2 config (applied to
+#: its own test_cfg, one at a time)
+TESTS = {
+    'scai':
+    dict(adapt=dict(enable=False)),
+    'scai_always':
+    dict(keep='always', adapt=dict(enable=False)),
+    'scai_adapt':
+    dict(adapt=dict(enable=True, select='all')),
+    'scai_adapt_selective':
+    dict(adapt=dict(enable=True, select='free_energy')),
+    'scai_adapt_paper':
+    dict(
+        keep='always',
+        adapt=dict(
+            enable=True,
+            select='all',
+            steps=20,
+            lr=0.013,
+            decay=0.96,
+            optimizer='adam',
+            anchor_weight=0.0)),
+}
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--base-epochs', type=int, default=300)
     parser.add_argument('--pg-epochs', type=int, default=100)
     parser.add_argument('--c-epochs', type=int, default=60)
-    parser.add_argument('--adapt-steps', type=int, default=20)
+    parser.add_argument(
+        '--adapt-steps',
+        type=int,
+        default=None,
+        help='test-time adaptation steps (default: the config\'s)')
     parser.add_argument('--work-dir', default='outputs/scai_evidence')
     parser.add_argument(
         '--base-checkpoint',
@@ -48,30 +85,44 @@ def parse_args(argv=None):
     parser.add_argument(
         '--features-for',
         nargs='*',
-        default=['phi', 'gamma'],
-        help="which of Φ ('phi') and Γ ('gamma') see the image features")
-    parser.add_argument(
+        default=None,
+        help="which of Φ ('phi') and Γ ('gamma') see the image features "
+        "(default: the config's)")
+    residual = parser.add_mutually_exclusive_group()
+    residual.add_argument(
         '--phi-residual',
+        dest='phi_residual',
         action='store_true',
-        help=
-        "Φ refines the frozen model's own distal heatmap (not in the paper)")
+        default=None,
+        help="Φ refines the frozen model's own distal heatmap (not in the "
+        'paper)')
+    residual.add_argument(
+        '--no-phi-residual',
+        dest='phi_residual',
+        action='store_false',
+        help='Φ predicts the distal heatmap without seeing the frozen '
+        "model's (the paper)")
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seeds every training stage')
     parser.add_argument(
         '--threads',
         type=int,
-        default=None,
-        help='torch intra-op threads (1 is much faster on a busy shared CPU)')
+        default=1,
+        help='torch intra-op threads (1: repeatable, and much faster on a '
+        'busy shared CPU)')
     return parser.parse_args(argv)
 
 
-def load_cfg(path: Path, work_dir: Path, epochs: int):
-    """A config with its schedule shortened/lengthened to ``epochs`` and its
-    own work dir."""
+def load_cfg(path: Path, work_dir: Path, epochs: int, seed: int):
+    """A config with its schedule shortened/lengthened to ``epochs``, its own
+    work dir and the seed."""
     from mmengine.config import Config
 
     from mmpose_ext.schedule import set_epochs
 
     cfg = Config.fromfile(str(path))
     cfg.work_dir = str(work_dir)
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
     set_epochs(cfg, epochs)
     return cfg
 
@@ -84,41 +135,25 @@ def train(cfg) -> str:
     return str(Path(cfg.work_dir) / f'epoch_{cfg.train_cfg.max_epochs}.pth')
 
 
-def test(cfg, checkpoint: str) -> dict:
+def test(cfg, checkpoint: str, work_dir: Path, scai: bool) -> dict:
+    """MMPose's test of ``checkpoint`` with the config's evaluator (+
+    SCAIFeedbackMetric for SCAI), logs in ``work_dir``."""
     from mmengine.runner import Runner
 
     cfg = cfg.copy()
     cfg.load_from = checkpoint
+    cfg.work_dir = str(work_dir)
+    if scai:
+        evaluator = cfg.test_evaluator
+        cfg.test_evaluator = (
+            list(evaluator) if isinstance(evaluator, (list, tuple)) else
+            [evaluator]) + [dict(type='SCAIFeedbackMetric', prefix='scai')]
     return Runner.from_cfg(cfg).test()
 
 
-def correlation_report(cfg, checkpoint: str) -> dict:
-    """True distal errors of base / SCAI and their correlation with the self-
-    referential error."""
-    from mmengine.runner import Runner
-
-    from mmpose_ext.models.scai.evaluation import (collect_distal_errors,
-                                                   pearson, spearman)
-
-    cfg = cfg.copy()
-    cfg.load_from = checkpoint
-    runner = Runner.from_cfg(cfg)
-    runner.load_or_resume()
-    errs = collect_distal_errors(runner.model, runner.test_dataloader)
-    vis = errs['visible']
-    report = dict(
-        distal_keypoints=int(vis.sum()),
-        base_mean_error=float(errs['base'][vis].mean()),
-        scai_mean_error=float(errs['scai'][vis].mean()),
-        pearson_selferror_vs_true_error=pearson(errs['self_error'][vis],
-                                                errs['scai'][vis]),
-        spearman_selferror_vs_true_error=spearman(errs['self_error'][vis],
-                                                  errs['scai'][vis]),
-        pearson_uncorrected_selferror_vs_base_error=pearson(
-            errs['self_error_uncorrected'][vis], errs['base'][vis]),
-        improved=int((errs['scai'][vis] < errs['base'][vis] - 1e-9).sum()),
-        worsened=int((errs['scai'][vis] > errs['base'][vis] + 1e-9).sum()))
-    return report
+def variant_name(features_for, phi_residual) -> str:
+    return ('features-' + ('+'.join(features_for) or 'none') +
+            ('_phi-residual' if phi_residual else '_phi-paper'))
 
 
 def main(argv=None) -> dict:
@@ -126,71 +161,100 @@ def main(argv=None) -> dict:
     import torch
 
     import mmpose_ext  # noqa: F401  (registers our modules)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from mmpose_ext.benchmark.provenance import provenance
+    torch.set_num_threads(args.threads)
 
     root = Path(args.work_dir)
     t0 = time.time()
-    base_cfg = load_cfg(BASE, root / 'base', args.base_epochs)
+    base_dir = root / f'base_e{args.base_epochs}_seed{args.seed}'
+    base_cfg = load_cfg(BASE, base_dir, args.base_epochs, args.seed)
     base_ckpt = args.base_checkpoint or train(base_cfg)
     t_base = time.time() - t0
 
-    pg_cfg = load_cfg(STAGE1, root / 'phi_gamma', args.pg_epochs)
+    pg_cfg = load_cfg(STAGE1, root, args.pg_epochs, args.seed)
+    features_for = tuple(
+        pg_cfg.model.get('features_for', (
+            'phi',
+            'gamma')) if args.features_for is None else args.features_for)
+    phi_residual = bool(
+        pg_cfg.model.get('phi_residual', False) if args.phi_residual is
+        None else args.phi_residual)
+    variant = root / (
+        variant_name(features_for, phi_residual) +
+        f'_e{args.pg_epochs}-{args.c_epochs}_seed{args.seed}')
+    pg_cfg.work_dir = str(variant / 'phi_gamma')
     pg_cfg.model.base_checkpoint = base_ckpt
-    pg_cfg.model.features_for = tuple(args.features_for)
-    pg_cfg.model.phi_residual = args.phi_residual
+    pg_cfg.model.features_for = features_for
+    pg_cfg.model.phi_residual = phi_residual
     pg_ckpt = train(pg_cfg)
     t_pg = time.time() - t0 - t_base
 
-    c_cfg = load_cfg(STAGE2, root / 'correction', args.c_epochs)
+    c_cfg = load_cfg(STAGE2, variant / 'correction', args.c_epochs, args.seed)
     # the stage-1 checkpoint holds the frozen model too
     c_cfg.model.base_checkpoint = None
-    c_cfg.model.features_for = tuple(args.features_for)
-    c_cfg.model.phi_residual = args.phi_residual
+    c_cfg.model.features_for = features_for
+    c_cfg.model.phi_residual = phi_residual
     c_cfg.load_from = pg_ckpt
     c_ckpt = train(c_cfg)
     t_c = time.time() - t0 - t_base - t_pg
 
-    results = dict(base=test(base_cfg, base_ckpt))
-    c_cfg.model.test_cfg.adapt.enable = False
-    results['scai_no_adapt'] = test(c_cfg, c_ckpt)
-    corr_no_adapt = correlation_report(c_cfg, c_ckpt)
-    c_cfg.model.test_cfg.adapt.enable = True
-    c_cfg.model.test_cfg.adapt.steps = args.adapt_steps
+    results, seconds = {}, {}
     t1 = time.time()
-    results['scai_adapt'] = test(c_cfg, c_ckpt)  # the config's optimiser: Adam
-    t_adapt_test = time.time() - t1
-    corr_adapt = correlation_report(c_cfg, c_ckpt)
-    c_cfg.model.test_cfg.adapt.optimizer = 'sgd'
-    results['scai_adapt_sgd'] = test(c_cfg, c_ckpt)
-    corr_adapt_sgd = correlation_report(c_cfg, c_ckpt)
+    results['frozen'] = test(base_cfg, base_ckpt, variant / 'test_frozen',
+                             False)
+    seconds['frozen'] = round(time.time() - t1, 1)
+    for name, update in TESTS.items():
+        cfg = c_cfg.copy()
+        test_cfg = cfg.model.test_cfg
+        test_cfg.update({k: v for k, v in update.items() if k != 'adapt'})
+        test_cfg.adapt.update(update['adapt'])
+        if args.adapt_steps is not None and name != 'scai_adapt_paper':
+            test_cfg.adapt.steps = args.adapt_steps
+        t1 = time.time()
+        results[name] = test(cfg, c_ckpt, variant / f'test_{name}', True)
+        seconds[name] = round(time.time() - t1, 1)
+
+    def pick(key):
+        return {k: v.get(key) for k, v in results.items() if key in v}
 
     summary = dict(
-        AP={
-            k: v.get('coco/AP')
-            for k, v in results.items()
+        AP=pick('coco/AP'),
+        AP50=pick('coco/AP .5'),
+        distal_PCK01=pick('scai/distal PCK@0.1'),
+        frozen_distal_PCK01=pick('scai/frozen distal PCK@0.1'),
+        distal_err=pick('scai/distal err/box'),
+        frozen_distal_err=pick('scai/frozen distal err/box'),
+        r_feedback_vs_true_error=pick('scai/r(feedback, error)'),
+        rho_feedback_vs_true_error=pick('scai/rho(feedback, error)'),
+        kept=pick('scai/kept'),
+        adapted=pick('scai/adapted'),
+        better=pick('scai/better'),
+        worse=pick('scai/worse'),
+        fallback=pick('scai/fallback'),
+        features_for=list(features_for),
+        phi_residual=phi_residual,
+        test_cfg={
+            k: v
+            for k, v in c_cfg.model.test_cfg.items() if k != 'adapt'
         },
-        AP50={
-            k: v.get('coco/AP .5')
-            for k, v in results.items()
-        },
-        distal_no_adapt=corr_no_adapt,
-        distal_adapt=corr_adapt,
-        distal_adapt_sgd=corr_adapt_sgd,
-        features_for=list(args.features_for),
-        phi_residual=args.phi_residual,
+        adapt=dict(c_cfg.model.test_cfg.adapt),
+        tests=TESTS,
         seconds=dict(
             base_train=round(t_base, 1),
             phi_gamma_train=round(t_pg, 1),
             correction_train=round(t_c, 1),
-            adapt_test=round(t_adapt_test, 1)),
+            test=seconds),
         checkpoints=dict(base=base_ckpt, phi_gamma=pg_ckpt, correction=c_ckpt),
         epochs=dict(
             base=args.base_epochs,
             phi_gamma=args.pg_epochs,
             correction=args.c_epochs),
-    )
-    (root /
+        seed=args.seed,
+        command='python -m mmpose_ext.tools.scai_evidence ' +
+        ' '.join(sys.argv[1:] if argv is None else argv),
+        **provenance())
+    variant.mkdir(parents=True, exist_ok=True)
+    (variant /
      'summary.json').write_text(json.dumps(summary, indent=2, default=float))
     print('\n==> SCAI evidence (bundled COCO images; train = test, 12 people)')
     print(json.dumps(summary, indent=2, default=float))

@@ -111,10 +111,21 @@ def test_benchmark_scai_wraps_the_heatmap_model_of_the_same_run(
     assert [r['name'] for r in rows] == [
         HEATMAP.split('/')[-1][:-3],
         SCAI.split('/')[-1][:-3],
-        SCAI.split('/')[-1][:-3] + '+TTA'
+        SCAI.split('/')[-1][:-3] + '+TTA',
+        SCAI.split('/')[-1][:-3] + '+TTA selective'
     ]
     assert all('error' not in r for r in rows), [r.get('error') for r in rows]
-    heatmap, scai, scai_tta = rows
+    heatmap, scai, scai_tta, scai_selective = rows
+    # the config's SCAIFeedbackMetric, on the held-out split (after 3
+    # iterations most start joints are unseen, and those people fall back to
+    # the frozen model unadapted): no adaptation without TTA, the selective
+    # variant adapts no one that +TTA does not
+    assert scai['synthetic/adapted'] == 0.0
+    assert 0.0 <= scai_selective['synthetic/adapted'] <= scai_tta[
+        'synthetic/adapted'] <= 1.0
+    assert -1.0 <= scai['synthetic/r(feedback, error)'] <= 1.0
+    assert '**SCAI: the distal keypoints it corrects**' in (
+        tmp_path / 'results.md').read_text()
     # 2 + 1 iterations in the two stages
     assert scai['iters'] == 3 and scai['wraps'] == heatmap['name']
     assert scai['head'] == 'SCAIPoseEstimator' and scai['params_M'] > heatmap[
