@@ -66,6 +66,23 @@ TESTS = {
             anchor_weight=0.0)),
 }
 
+#: summary.json's names for the test metrics reported
+SUMMARY = {
+    'AP': 'coco/AP',
+    'AP50': 'coco/AP .5',
+    'distal_PCK01': 'scai/distal PCK@0.1',
+    'frozen_distal_PCK01': 'scai/frozen distal PCK@0.1',
+    'distal_err': 'scai/distal err/box',
+    'frozen_distal_err': 'scai/frozen distal err/box',
+    'r_feedback_vs_true_error': 'scai/r(feedback, error)',
+    'rho_feedback_vs_true_error': 'scai/rho(feedback, error)',
+    'kept': 'scai/kept',
+    'adapted': 'scai/adapted',
+    'better': 'scai/better',
+    'worse': 'scai/worse',
+    'fallback': 'scai/fallback',
+}
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -214,23 +231,15 @@ def main(argv=None) -> dict:
         results[name] = test(cfg, c_ckpt, variant / f'test_{name}', True)
         seconds[name] = round(time.time() - t1, 1)
 
-    def pick(key):
-        return {k: v.get(key) for k, v in results.items() if key in v}
-
     summary = dict(
-        AP=pick('coco/AP'),
-        AP50=pick('coco/AP .5'),
-        distal_PCK01=pick('scai/distal PCK@0.1'),
-        frozen_distal_PCK01=pick('scai/frozen distal PCK@0.1'),
-        distal_err=pick('scai/distal err/box'),
-        frozen_distal_err=pick('scai/frozen distal err/box'),
-        r_feedback_vs_true_error=pick('scai/r(feedback, error)'),
-        rho_feedback_vs_true_error=pick('scai/rho(feedback, error)'),
-        kept=pick('scai/kept'),
-        adapted=pick('scai/adapted'),
-        better=pick('scai/better'),
-        worse=pick('scai/worse'),
-        fallback=pick('scai/fallback'),
+        # summary name: {test: value of that metric key}
+        **{
+            name: {
+                k: v[key]
+                for k, v in results.items() if key in v
+            }
+            for name, key in SUMMARY.items()
+        },
         features_for=list(features_for),
         phi_residual=phi_residual,
         test_cfg={

@@ -17,6 +17,8 @@ from mmengine.structures import BaseDataElement
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.registry import METRICS
 
+from mmpose_ext.evaluation.metrics.pose_error_metric import _array, _visibility
+
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
     """Pearson's r of two 1-D arrays (nan with fewer than 3 points or a
@@ -92,21 +94,18 @@ class SCAIFeedbackMetric(BaseMetric):
                     f'{type(self).__name__}: the predictions carry no SCAI '
                     'fields (scai_error_frozen …): use it with '
                     'SCAIPoseEstimator')
-            vis = np.asarray(_numpy(gt['keypoints_visible']))
-            if vis.ndim == 3:  # (1, K, 2) (visibility, weight)
-                vis = vis[..., 0]
             self.results.append(
                 dict(
-                    pred=_numpy(pred['keypoints'])[0],
-                    frozen=_numpy(pred['scai_frozen_keypoints'])[0],
-                    gt=_numpy(gt['keypoints'])[0],
-                    visible=vis.reshape(-1) > 0,
-                    box=_numpy(gt['bboxes']).reshape(-1, 4)[0],
-                    error=_numpy(pred['scai_error'])[0],
-                    error_frozen=_numpy(pred['scai_error_frozen'])[0],
-                    kept=_numpy(pred['scai_kept'])[0],
-                    adapted=bool(_numpy(pred['scai_adapted']).reshape(-1)[0]),
-                    fallback=_numpy(pred['scai_fallback'])[0]))
+                    pred=_array(pred['keypoints'])[0],
+                    frozen=_array(pred['scai_frozen_keypoints'])[0],
+                    gt=_array(gt['keypoints'])[0],
+                    visible=_visibility(gt['keypoints_visible']),
+                    box=_array(gt['bboxes']).reshape(-1, 4)[0],
+                    error=_array(pred['scai_error'])[0],
+                    error_frozen=_array(pred['scai_error_frozen'])[0],
+                    kept=_array(pred['scai_kept'])[0],
+                    adapted=bool(_array(pred['scai_adapted']).reshape(-1)[0]),
+                    fallback=_array(pred['scai_fallback'])[0]))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         from .chains import KinematicChains
@@ -151,9 +150,3 @@ class SCAIFeedbackMetric(BaseMetric):
         metrics['better'] = int(((moved < -1e-6) & vis).sum())
         metrics['worse'] = int(((moved > 1e-6) & vis).sum())
         return metrics
-
-
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)

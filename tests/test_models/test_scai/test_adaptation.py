@@ -151,12 +151,10 @@ def test_an_instance_adapts_the_same_alone_and_with_batch_mates(
         np.testing.assert_array_equal(rev_errs[3 - i], alone_errs[0])
 
 
-def test_adapt_correction_gives_each_instance_its_own_copy():
-    """On a known problem with two instances whose targets differ, each
-    instance's result equals the one it gets alone (a shared copy would follow
-    the mean of the two errors)."""
-    torch.manual_seed(0)
-    corr = MODELS.build(
+def _small_correction():
+    """C for M = 1 chain (input: Ĥ_D and e_s), 3 layers of 8, no norm, in
+    eval mode."""
+    return MODELS.build(
         dict(
             type='SCAICorrectionNet',
             in_channels=2,
@@ -164,6 +162,14 @@ def test_adapt_correction_gives_each_instance_its_own_copy():
             width=8,
             num_layers=3,
             norm_cfg=None)).eval()
+
+
+def test_adapt_correction_gives_each_instance_its_own_copy():
+    """On a known problem with two instances whose targets differ, each
+    instance's result equals the one it gets alone (a shared copy would follow
+    the mean of the two errors)."""
+    torch.manual_seed(0)
+    corr = _small_correction()
     uncorrected = torch.rand(2, 1, 6, 5)
     # opposite pulls
     target = torch.stack([torch.rand(1, 6, 5), -torch.rand(1, 6, 5)])
@@ -186,14 +192,7 @@ def test_adapt_correction_gives_each_instance_its_own_copy():
 def _known_problem(seed=0):
     """C on M = 1 maps of 6x5, feedback = identity, root = a target map."""
     torch.manual_seed(seed)
-    corr = MODELS.build(
-        dict(
-            type='SCAICorrectionNet',
-            in_channels=2,
-            out_channels=1,
-            width=8,
-            num_layers=3,
-            norm_cfg=None)).eval()
+    corr = _small_correction()
     uncorrected = torch.rand(3, 1, 6, 5)
     target = torch.rand(3, 1, 6, 5)
     c_in = torch.cat([uncorrected, target - uncorrected], 1)
