@@ -23,7 +23,7 @@ from mmengine.logging import MMLogger
 from mmengine.structures import BaseDataElement
 from mmpose.registry import METRICS
 
-from .pose_error_metric import _array
+from mmpose_ext.models.common.instance_arrays import as_array
 
 
 def oks_matrix(gt: np.ndarray, visible: np.ndarray, areas: np.ndarray,
@@ -131,12 +131,12 @@ class MatchedPoseMetric(BaseMetric):
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
             gt, pred = sample['gt_instances'], sample['pred_instances']
-            gt_kpts = _array(gt['keypoints']).astype(np.float64)
+            gt_kpts = as_array(gt['keypoints']).astype(np.float64)
             K = gt_kpts.shape[1]
-            vis = _array(gt['keypoints_visible'])
+            vis = as_array(gt['keypoints_visible'])
             vis = (vis[..., 0] if vis.ndim == 3 else vis).reshape(-1, K) > 0
-            boxes = _array(gt['bboxes']).reshape(-1, 4).astype(np.float64)
-            pred_kpts = _array(pred.get('keypoints', np.zeros(
+            boxes = as_array(gt['bboxes']).reshape(-1, 4).astype(np.float64)
+            pred_kpts = as_array(pred.get('keypoints', np.zeros(
                 (0, K, 2)))).astype(np.float64).reshape(-1, K, 2)
             order = np.argsort(
                 -self._scores(pred, len(pred_kpts)),
@@ -170,10 +170,10 @@ class MatchedPoseMetric(BaseMetric):
     @staticmethod
     def _scores(pred: dict, num: int) -> np.ndarray:
         for key in ('bbox_scores', 'scores'):
-            if key in pred and len(_array(pred[key])) == num:
-                return _array(pred[key]).reshape(-1).astype(np.float64)
+            if key in pred and len(as_array(pred[key])) == num:
+                return as_array(pred[key]).reshape(-1).astype(np.float64)
         if 'keypoint_scores' in pred and num:
-            return _array(pred['keypoint_scores']).reshape(num, -1).mean(-1)
+            return as_array(pred['keypoint_scores']).reshape(num, -1).mean(-1)
         return np.zeros(num)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:

@@ -25,22 +25,7 @@ from mmengine.structures import BaseDataElement
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.registry import METRICS
 
-
-def _array(x: Any) -> np.ndarray:
-    """A numpy array from a numpy array, a (possibly CUDA) tensor or a list."""
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _visibility(keypoints_visible: Any) -> np.ndarray:
-    """MMPose's ``keypoints_visible`` of one instance, (1, K) or (1, K, 2)
-    (visibility, weight) → (K,) bool."""
-    vis = _array(keypoints_visible)
-    # (1, K, 2): MMPose keeps (visibility, weight) pairs in some pipelines
-    if vis.ndim == 3:
-        vis = vis[..., 0]
-    return vis.reshape(-1) > 0
+from mmpose_ext.models.common.instance_arrays import as_array, visibility
 
 
 @METRICS.register_module()
@@ -150,9 +135,9 @@ class BoxNormalizedPoseMetric(BaseMetric):
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
             pred, gt = sample['pred_instances'], sample['gt_instances']
-            pred_kpts, gt_kpts = _array(pred['keypoints']), _array(
+            pred_kpts, gt_kpts = as_array(pred['keypoints']), as_array(
                 gt['keypoints'])
-            bboxes = _array(gt['bboxes']).reshape(-1, 4)
+            bboxes = as_array(gt['bboxes']).reshape(-1, 4)
             if pred_kpts.ndim != 3 or gt_kpts.ndim != 3:
                 raise ValueError('keypoints must be (N, K, D); got prediction '
                                  f'{pred_kpts.shape}, '
@@ -174,7 +159,7 @@ class BoxNormalizedPoseMetric(BaseMetric):
                                  f'{gt_kpts.shape[1:]} (K, D)')
             # (K, D) each, dtypes kept for MMPose's PCK
             pred_kpts, gt_kpts = pred_kpts[0], gt_kpts[0]
-            visible = _visibility(gt['keypoints_visible'])  # (K,)
+            visible = visibility(gt['keypoints_visible'])  # (K,)
             K = gt_kpts.shape[0]
             if visible.shape != (K, ):
                 raise ValueError(

@@ -17,7 +17,7 @@ from mmengine.structures import BaseDataElement
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.registry import METRICS
 
-from mmpose_ext.evaluation.metrics.pose_error_metric import _array, _visibility
+from mmpose_ext.models.common.instance_arrays import as_array, visibility
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -96,16 +96,17 @@ class SCAIFeedbackMetric(BaseMetric):
                     'SCAIPoseEstimator')
             self.results.append(
                 dict(
-                    pred=_array(pred['keypoints'])[0],
-                    frozen=_array(pred['scai_frozen_keypoints'])[0],
-                    gt=_array(gt['keypoints'])[0],
-                    visible=_visibility(gt['keypoints_visible']),
-                    box=_array(gt['bboxes']).reshape(-1, 4)[0],
-                    error=_array(pred['scai_error'])[0],
-                    error_frozen=_array(pred['scai_error_frozen'])[0],
-                    kept=_array(pred['scai_kept'])[0],
-                    adapted=bool(_array(pred['scai_adapted']).reshape(-1)[0]),
-                    fallback=_array(pred['scai_fallback'])[0]))
+                    pred=as_array(pred['keypoints'])[0],
+                    frozen=as_array(pred['scai_frozen_keypoints'])[0],
+                    gt=as_array(gt['keypoints'])[0],
+                    visible=visibility(gt['keypoints_visible']),
+                    box=as_array(gt['bboxes']).reshape(-1, 4)[0],
+                    error=as_array(pred['scai_error'])[0],
+                    error_frozen=as_array(pred['scai_error_frozen'])[0],
+                    kept=as_array(pred['scai_kept'])[0],
+                    adapted=bool(
+                        as_array(pred['scai_adapted']).reshape(-1)[0]),
+                    fallback=as_array(pred['scai_fallback'])[0]))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         from .chains import KinematicChains
