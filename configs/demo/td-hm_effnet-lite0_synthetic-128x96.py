@@ -33,7 +33,11 @@ val_evaluator = [
     dict(
         type='CocoMetric',
         ann_file=data_root + 'annotations/person_keypoints_val.json'),
-    dict(type='BoxNormalizedPoseMetric'),
+    # ann_file: where a test with detection boxes (bbox_file) finds the
+    # people to score against
+    dict(
+        type='BoxNormalizedPoseMetric',
+        ann_file=data_root + 'annotations/person_keypoints_val.json'),
 ]
 test_evaluator = val_evaluator
 default_hooks = dict(

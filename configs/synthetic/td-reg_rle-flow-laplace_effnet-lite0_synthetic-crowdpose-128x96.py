@@ -19,6 +19,9 @@ val_evaluator = [
         use_area=False,
         iou_type='keypoints_crowd',
         prefix='crowdpose'),
-    dict(type='BoxNormalizedPoseMetric', prefix='crowdpose'),
+    dict(
+        type='BoxNormalizedPoseMetric',
+        ann_file=data_root + 'annotations/person_keypoints_val.json',
+        prefix='crowdpose'),
 ]
 test_evaluator = val_evaluator

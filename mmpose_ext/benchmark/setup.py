@@ -49,12 +49,18 @@ def evaluator(layout: str,
         if bottomup:
             metric.update(score_mode='bbox', nms_mode='none')
         metrics.append(metric)
-    metrics.append(
-        dict(
-            type='MatchedPoseMetric'
-            if bottomup else 'BoxNormalizedPoseMetric',
-            thrs=(0.1, 0.2),
-            prefix=prefix))
+    if bottomup:
+        metrics.append(
+            dict(type='MatchedPoseMetric', thrs=(0.1, 0.2), prefix=prefix))
+    else:
+        # ann_file: the people to match detection boxes to, if a test reads
+        # a bbox_file
+        metrics.append(
+            dict(
+                type='BoxNormalizedPoseMetric',
+                thrs=(0.1, 0.2),
+                ann_file=ann_file,
+                prefix=prefix))
     return metrics
 
 

@@ -205,3 +205,88 @@ def test_bad_thresholds():
         BoxNormalizedPoseMetric(thrs=())
     with pytest.raises(ValueError):
         BoxNormalizedPoseMetric(thrs=(0.1, 0.10))
+
+
+# Detection boxes (an MMPose dataset's bbox_file): every sample's ground truth
+# is MMPose's placeholder, zero keypoints all "visible".
+def _detection(pred, box, score, img_id=1):
+    """One detection-box data sample as MMPose's COCO-style dataset makes it:
+
+    pred (K, 2), box xyxy.
+    """
+    sample = _sample(pred, np.zeros_like(GT5), [1] * 5, box, as_dict=False)
+    sample.gt_instances.bbox_scores = np.array([score], np.float32)
+    sample.set_metainfo(dict(img_id=img_id))
+    return sample.to_dict()
+
+
+def _annotation(ann_id, img_id, keypoints, box, labelled=True, crowd=0):
+    x0, y0, x1, y1 = box
+    kpts = np.concatenate([keypoints,
+                           np.full((5, 1), 2 if labelled else 0)],
+                          axis=1)
+    return dict(
+        id=ann_id,
+        image_id=img_id,
+        category_id=1,
+        iscrowd=crowd,
+        bbox=[x0, y0, x1 - x0, y1 - y0],
+        keypoints=kpts.reshape(-1).tolist(),
+        num_keypoints=5 if labelled else 0)
+
+
+def test_detection_boxes_are_matched_to_the_annotated_people(tmp_path):
+    """Image 1: people A and B (box size 200), a crowd region, a person without
+    labelled keypoints and a person C nobody detected. Detections, highest
+    score first: d1 on A (IoU 0.855), d2 exactly on A but lower scored, d3 on
+    B.
+
+    By hand: d1 → A (taken first: score order, not IoU order), d2 finds A
+    taken and nothing else above IoU 0.5 → unmatched, d3 → B, C missed. d1 is
+    off by (10, 0) on every keypoint: 10 / 200 = 0.05; d3 by (0, 30):
+    0.15. PCK@0.1: each keypoint type has one of its two within 0.1 → 0.5;
+    PCK@0.2: 1; err/box: (5·0.05 + 5·0.15) / 10 = 0.1.
+    """
+    box_a, box_b = [0, 0, 100, 200], [200, 0, 300, 200]
+    box_c = [400, 0, 500, 200]
+    gt_a, gt_b, gt_c = GT5, GT5 + [200, 0], GT5 + [400, 0]
+    ann = dict(
+        images=[dict(id=1, file_name='1.jpg', width=600, height=300)],
+        categories=[dict(id=1, name='person')],
+        annotations=[
+            _annotation(1, 1, gt_a, box_a),
+            _annotation(2, 1, gt_b, box_b),
+            _annotation(3, 1, gt_a, box_a, crowd=1),
+            _annotation(4, 1, gt_a, box_a, labelled=False),
+            _annotation(5, 1, gt_c, box_c),
+        ])
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps(ann))
+    d1 = _detection(gt_a + [10, 0], [0, 0, 90, 190], 0.9)  # IoU 0.855
+    d2 = _detection(gt_a + [40, 40], box_a, 0.8)
+    d3 = _detection(gt_b + [0, 30], box_b, 0.7)
+    res = _evaluate([d3, d2, d1], ann_file=str(path))
+    assert res['box_norm/num_matched'] == 2
+    assert res['box_norm/num_unmatched'] == 1
+    assert res['box_norm/num_missed'] == 1
+    assert res['box_norm/num_instances'] == 2
+    assert res['box_norm/PCK@0.1'] == pytest.approx(0.5)
+    assert res['box_norm/PCK@0.2'] == pytest.approx(1.0)
+    assert res['box_norm/err/box'] == pytest.approx(0.1)
+    # a stricter IoU leaves d1 (IoU 0.855) unmatched: d2 then takes A
+    res = _evaluate([d3, d2, d1], ann_file=str(path), match_iou=0.9)
+    assert res['box_norm/num_matched'] == 2
+    assert res['box_norm/num_unmatched'] == 1
+    assert res['box_norm/err/box'] == pytest.approx(
+        (5 * np.hypot(40, 40) / 200 + 5 * 0.15) / 10)
+
+
+def test_detection_boxes_without_the_annotation_file_are_an_error():
+    """Before: scored against the placeholders (PCK@0.1 0.0002, err/box 2.37
+    on the synthetic model)."""
+    metric = BoxNormalizedPoseMetric()
+    metric.dataset_meta = dict(flip_indices=FLIP5)
+    with pytest.raises(ValueError, match=r'placeholder.*ann_file'):
+        metric.process([], [_detection(GT5, BOX5, 0.9)])
+    with pytest.raises(ValueError, match='match_iou'):
+        BoxNormalizedPoseMetric(match_iou=0)

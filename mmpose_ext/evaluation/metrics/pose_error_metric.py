@@ -14,12 +14,20 @@ AP moves). These numbers move earlier:
   its orientation.
 
 The metric is top-down only: one person (ground truth and prediction) per data
-sample, ground-truth boxes.
+sample. With ground-truth boxes it scores each sample against its own person.
+With detection boxes (an MMPose dataset's ``bbox_file``) the samples carry
+MMPose's placeholder keypoints (all at (0, 0), all "visible"); the metric then
+matches each detection to an annotated person of the annotation file
+(``ann_file``) by box IoU, the way COCO matches detections, and scores it
+against that person. Without ``ann_file`` it stops with an error: it never
+scores against the placeholders.
 """
-from typing import Any, Dict, List, Optional, Sequence
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
+from mmengine.fileio import get_local_path, load
 from mmengine.logging import MMLogger
 from mmengine.structures import BaseDataElement
 from mmpose.evaluation.functional import keypoint_pck_accuracy
@@ -71,9 +79,29 @@ class BoxNormalizedPoseMetric(BaseMetric):
       skipped because their person has no visible keypoint or a box of zero
       area (they never count, and never produce NaN).
 
+    Detection boxes (samples whose ground truth is MMPose's placeholder: every
+    keypoint at (0, 0) and visible, as its COCO-style datasets make them from
+    a ``bbox_file``): per image, the detections are taken from the highest
+    ``bbox_scores`` down, and each is matched to the not yet matched annotated
+    person of ``ann_file`` with the highest box IoU, if that IoU is at least
+    ``match_iou``. An annotated person is one that is not a crowd, has at
+    least one labelled keypoint (``v > 0``) and a box of positive area. A
+    matched detection is scored as above against its person (that person's
+    labelled keypoints and box). Matching looks at boxes only, so a poor pose
+    on a good box is scored, not dropped. Three more keys then say what was
+    left out: ``num_unmatched`` (detections matched to nobody: false or
+    duplicate detections), ``num_missed`` (annotated people of the images
+    tested that no detection matched: the detector's misses, which a pose
+    metric cannot score) and ``num_matched``.
+
     Args:
         thrs (Sequence[float]): PCK thresholds, fractions of the box size.
             Defaults to (0.1, 0.2).
+        ann_file (str, optional): The COCO-format annotation file of the test
+            set, needed only with detection boxes (where it gives the people
+            to score against). Our configs set it to the ``CocoMetric``'s.
+        match_iou (float): The box IoU a detection needs to be matched to an
+            annotated person. Defaults to 0.5.
         collect_device (str): ``'cpu'`` or ``'gpu'``, where results are
             gathered in distributed runs.
         prefix (str, optional): prefix of the result keys; ``'box_norm'`` when
@@ -82,17 +110,24 @@ class BoxNormalizedPoseMetric(BaseMetric):
     Raises (in ``process``):
         ValueError: a sample with more than one predicted or ground-truth
             person (a bottom-up model: this metric is top-down only),
-            prediction and ground truth with different K, or ``flip_indices``
-            whose length is not K.
+            prediction and ground truth with different K, ``flip_indices``
+            whose length is not K, or detection boxes without ``ann_file``.
     """
 
     default_prefix: Optional[str] = 'box_norm'
 
     def __init__(self,
                  thrs: Sequence[float] = (0.1, 0.2),
+                 ann_file: Optional[str] = None,
+                 match_iou: float = 0.5,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if not 0 < match_iou <= 1:
+            raise ValueError(f'match_iou must be in (0, 1], got {match_iou}')
+        self.ann_file = ann_file
+        self.match_iou = float(match_iou)
+        self._people: Optional[Dict[int, List[dict]]] = None
         thrs = tuple(float(t) for t in thrs)
         if not thrs or any(t <= 0 for t in thrs):
             raise ValueError(
@@ -165,39 +200,146 @@ class BoxNormalizedPoseMetric(BaseMetric):
                 raise ValueError(
                     f'keypoints_visible has {visible.size} entries for K={K}')
             flip = self._flip_indices(sample, K)
-
-            w, h = bboxes[0, 2:] - bboxes[0, :2]
-            if not visible.any() or w <= 0 or h <= 0:
-                self.results.append(dict(skipped=True))
+            if visible.all() and not np.any(gt_kpts):
+                # MMPose's placeholder for a detection box: matched to an
+                # annotated person in compute_metrics
+                if self.ann_file is None:
+                    raise ValueError(
+                        f'{type(self).__name__}: the ground truth of image '
+                        f'{sample.get("img_id")} is MMPose\'s placeholder '
+                        '(every keypoint at (0, 0)): the test set reads '
+                        'detection boxes (bbox_file). Give the metric the '
+                        'annotation file to match the detections to the '
+                        'annotated people (BoxNormalizedPoseMetric('
+                        'ann_file=...), e.g. --cfg-options '
+                        'test_evaluator.1.ann_file=<the CocoMetric\'s>), or '
+                        'test with ground-truth boxes (bbox_file=None)')
+                self.results.append(
+                    dict(
+                        detection=True,
+                        img_id=int(sample['img_id']),
+                        box=bboxes[0].astype(np.float64),
+                        score=self._det_score(sample),
+                        pred=pred_kpts,
+                        flip=flip))
                 continue
-            # in the boxes' dtype, as PCKAccuracy has it
-            box_size = np.max(bboxes[0, 2:] - bboxes[0, :2])
-
-            # left/right swap: keypoints visible in both assignments (k and its
-            # mirror flip[k])
-            both = visible & visible[flip]  # (K,)
-            has_pair = bool((both & (flip != np.arange(K))).any())
-            swapped = False
-            if has_pair:
-                pred64, gt64 = pred_kpts.astype(np.float64), gt_kpts.astype(
-                    np.float64)
-                err = np.linalg.norm(pred64 - gt64, axis=-1)[both].mean()
-                err_swapped = np.linalg.norm(
-                    pred64[flip] - gt64, axis=-1)[both].mean()
-                swapped = bool(err_swapped < err)
             self.results.append(
-                dict(
-                    skipped=False,
-                    pred=pred_kpts,
-                    gt=gt_kpts,
-                    visible=visible,
-                    box_size=box_size,
-                    has_pair=has_pair,
-                    swapped=swapped))
+                self._record(pred_kpts, gt_kpts, visible, bboxes[0], flip))
+
+    @staticmethod
+    def _det_score(sample: dict) -> float:
+        """The detector's score of a detection-box sample (0 if none)."""
+        for part in ('pred_instances', 'gt_instances'):
+            scores = sample[part].get('bbox_scores')
+            if scores is not None and as_array(scores).size:
+                return float(as_array(scores).reshape(-1)[0])
+        return 0.0
+
+    @staticmethod
+    def _record(pred_kpts: np.ndarray, gt_kpts: np.ndarray,
+                visible: np.ndarray, bbox: np.ndarray,
+                flip: np.ndarray) -> dict:
+        """What ``compute_metrics`` needs of one person: pred and gt (K, D),
+        visible (K,) bool, bbox (4,) xyxy, flip (K,)."""
+        K = gt_kpts.shape[0]
+        w, h = bbox[2:] - bbox[:2]
+        if not visible.any() or w <= 0 or h <= 0:
+            return dict(skipped=True)
+        # in the boxes' dtype, as PCKAccuracy has it
+        box_size = np.max(bbox[2:] - bbox[:2])
+        # left/right swap: keypoints visible in both assignments (k and its
+        # mirror flip[k])
+        both = visible & visible[flip]  # (K,)
+        has_pair = bool((both & (flip != np.arange(K))).any())
+        swapped = False
+        if has_pair:
+            pred64, gt64 = pred_kpts.astype(np.float64), gt_kpts.astype(
+                np.float64)
+            err = np.linalg.norm(pred64 - gt64, axis=-1)[both].mean()
+            err_swapped = np.linalg.norm(
+                pred64[flip] - gt64, axis=-1)[both].mean()
+            swapped = bool(err_swapped < err)
+        return dict(
+            skipped=False,
+            pred=pred_kpts,
+            gt=gt_kpts,
+            visible=visible,
+            box_size=box_size,
+            has_pair=has_pair,
+            swapped=swapped)
+
+    def _annotated_people(self) -> Dict[int, List[dict]]:
+        """image id → its annotated people in ``ann_file``: keypoints (K, 2),
+        visible (K,) bool, box (4,) xyxy (read once)."""
+        if self._people is None:
+            with get_local_path(self.ann_file) as path:
+                anns = load(path)['annotations']
+            people = defaultdict(list)
+            for ann in anns:
+                kpts = np.asarray(
+                    ann.get('keypoints', []), dtype=np.float32).reshape(-1, 3)
+                x, y, w, h = (float(v) for v in ann['bbox'])
+                if ann.get('iscrowd',
+                           0) or not (kpts[:, 2] > 0).any() or (w <= 0
+                                                                or h <= 0):
+                    continue
+                people[int(ann['image_id'])].append(
+                    dict(
+                        keypoints=kpts[:, :2],
+                        visible=kpts[:, 2] > 0,
+                        box=np.array([x, y, x + w, y + h], dtype=np.float32)))
+            self._people = dict(people)
+        return self._people
+
+    def _match_detections(self,
+                          detections: List[dict]) -> Tuple[List[dict], dict]:
+        """Score detections against the annotated people they match.
+
+        Returns:
+            tuple: the records of matched detections and the counts
+            ``num_matched``, ``num_unmatched``, ``num_missed``.
+        """
+        people = self._annotated_people()
+        by_image = defaultdict(list)
+        for det in detections:
+            by_image[det['img_id']].append(det)
+        records, unmatched, missed = [], 0, 0
+        for img_id, dets in by_image.items():
+            gts = people.get(img_id, [])
+            taken = np.zeros(len(gts), dtype=bool)
+            for det in sorted(dets, key=lambda d: -d['score']):
+                iou = np.array([box_iou(det['box'], g['box']) for g in gts])
+                iou[taken] = -1.0  # (G,) each person matched at most once
+                best = int(iou.argmax()) if len(gts) else -1
+                if best < 0 or iou[best] < self.match_iou:
+                    unmatched += 1
+                    continue
+                taken[best] = True
+                gt = gts[best]
+                K = det['pred'].shape[0]
+                if gt['keypoints'].shape[0] != K:
+                    raise ValueError(
+                        f'{type(self).__name__}: {self.ann_file} has '
+                        f'{gt["keypoints"].shape[0]} keypoints per person, '
+                        f'the predictions K={K}')
+                records.append(
+                    self._record(det['pred'], gt['keypoints'], gt['visible'],
+                                 gt['box'], det['flip']))
+            missed += int((~taken).sum())
+        counts = dict(
+            num_matched=len(records),
+            num_unmatched=unmatched,
+            num_missed=missed)
+        return records, counts
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Aggregate the stored samples into the metric dict (keys without the
         prefix, see the class)."""
+        detections = [r for r in results if r.get('detection')]
+        counts: Dict[str, float] = {}
+        if detections:
+            matched, counts = self._match_detections(detections)
+            results = [r for r in results if not r.get('detection')] + matched
         kept = [r for r in results if not r['skipped']]
         metrics: Dict[str, float] = {}
         if kept:
@@ -229,4 +371,15 @@ class BoxNormalizedPoseMetric(BaseMetric):
                               len(paired)) if paired else float('nan')
         metrics['num_instances'] = len(kept)
         metrics['num_skipped'] = len(results) - len(kept)
+        metrics.update(counts)
         return metrics
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two xyxy boxes (4,)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] -
+                                                             b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
