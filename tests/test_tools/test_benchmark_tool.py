@@ -112,10 +112,12 @@ def test_benchmark_scai_wraps_the_heatmap_model_of_the_same_run(
         HEATMAP.split('/')[-1][:-3],
         SCAI.split('/')[-1][:-3],
         SCAI.split('/')[-1][:-3] + '+TTA',
-        SCAI.split('/')[-1][:-3] + '+TTA selective'
+        SCAI.split('/')[-1][:-3] + '+TTA selective',
+        SCAI.split('/')[-1][:-3] + '+TTA paper'
     ]
     assert all('error' not in r for r in rows), [r.get('error') for r in rows]
-    heatmap, scai, scai_tta, scai_selective = rows
+    heatmap, scai, scai_tta, scai_selective, scai_paper = rows
+    assert scai_paper['synthetic/adapted'] == scai_tta['synthetic/adapted']
     # the config's SCAIFeedbackMetric, on the held-out split (after 3
     # iterations most start joints are unseen, and those people fall back to
     # the frozen model unadapted): no adaptation without TTA, the selective
