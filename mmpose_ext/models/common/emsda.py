@@ -395,7 +395,52 @@ class EMSDA(BaseModule):
             nn.init.xavier_uniform_(proj.weight)
             nn.init.zeros_(proj.bias)
 
+    @torch.no_grad()
+    def init_official(self) -> None:
+        """Initialise as Poseur's official code leaves its EMSDA.
+
+        The official module (``MultiScaleDeformableAttention_post_value``)
+        runs Deformable DETR's initialisation in its constructor (the offset
+        ring, zero attention and output-projection biases: what
+        :meth:`_reset_parameters` does here), then the official
+        ``PoseurTransformer.init_weights`` draws every parameter with ≥ 2
+        dimensions Xavier-uniform on the module's own shapes. It re-runs DETR's
+        initialisation only on mmcv's ``MultiScaleDeformableAttention`` class,
+        which this module is not, so its offsets and attention weights stay
+        Xavier. The official module stores the per-head value projection as
+        two embeddings, ``Embedding(8C, C/8)`` for the weight and
+        ``Embedding(8, C/8)`` for the bias: an (H·C, V/H) and an (H, V/H)
+        matrix (H = 8 hard-coded there), both ≥ 2-D, so both are Xavier on
+        those shapes:
+
+            value_proj.weight  U(±√(6 / (H·C + V/H)))   std 0.0310 at C = V =
+                               256, H = 8 (a (V, C) Xavier draw: 0.0625)
+            value_proj.bias    U(±√(6 / (H + V/H)))     bound 0.387 there
+
+        The parameters keep mmcv's (V, C) and (V,) shapes; only their
+        distributions follow the official ones.
+        """
+        self._reset_parameters()
+        for fc in (self.sampling_offsets, self.attention_weights,
+                   self.output_proj):
+            nn.init.xavier_uniform_(fc.weight)
+        H = self.num_heads
+        V, C = self.value_proj.weight.shape
+        # Xavier-uniform of an (H*C, V/H) matrix; fan_in + fan_out = H*C + V/H
+        bound = math.sqrt(6.0 / (H * C + V // H))
+        nn.init.uniform_(self.value_proj.weight, -bound, bound)
+        nn.init.xavier_uniform_(self.value_proj.bias.view(H, V // H))
+
     def init_weights(self) -> None:
+        """Deformable DETR's initialisation (:meth:`_reset_parameters`), or the
+        ``init_cfg``.
+
+        MMEngine's ``BaseModule.init_weights`` calls the ``init_weights`` of
+        direct children only, so this runs only when every module above it has
+        one. Poseur's decoder layers sit in an ``nn.ModuleList``, which has
+        none: there it is never called and the module keeps what its
+        constructor drew.
+        """
         if self.init_cfg is None:
             self._reset_parameters()
         else:
