@@ -4,8 +4,15 @@
 2022), Sec. 3.1. The lowest-resolution neck level is average-pooled;
 ``fc_coord`` (a Linear whose input is L2-normalised, as RLE's official
 ``Linear(norm=True)``) gives 2K coordinates in normalised input-image units and
-``fc_sigma`` (+ sigmoid) their σ. Both last layers start small (Xavier, gain
-0.01), as the code.
+``fc_sigma`` (+ sigmoid) their σ.
+
+Initialisation: both layers are built small (Xavier gain 0.01, zero bias,
+``fc_coord``'s bias ``coord_bias_init``), which the head's ``'detr'`` scheme
+keeps. The official layers (``Linear_with_norm``) also draw Xavier gain 0.01 in
+their constructor, but they belong to the official transformer, whose
+``init_weights`` then re-draws every ≥ 2-D parameter Xavier with gain 1 (its
+later gain-0.01 pass looks for ``nn.Linear`` and misses them); their biases
+keep PyTorch's default. The head's ``init_scheme='official'`` re-draws them so.
 """
 from typing import Tuple
 

@@ -54,6 +54,11 @@ class KeypointEncoder(nn.Module):
 
     ``LN(Linear(cat[PE(p), PE(clip(p, 0, 1))]))``.
 
+    Initialisation: ``proj`` Xavier-uniform with a zero bias. The official
+    ``pos_trans`` is Xavier-uniform (its transformer's pass over ≥ 2-D
+    parameters) with PyTorch's default bias U(±1/√(2C)); the head's
+    ``init_scheme='official'`` re-draws the bias so.
+
     Args:
         embed_dims (int): Query width C (the sine encoding has C/2 frequencies
             per axis).

@@ -128,17 +128,27 @@ class PoseurHead(BaseHead):
             ``fc_coord``; None follows ``init_scheme`` (``'official'``:
             PyTorch's default, ≈ 0; ``'detr'``: 0.5, the image centre).
         init_scheme (str): How the weights start (see :meth:`init_weights`).
-            ``'official'``: what the official code effectively runs — every ≥
-            2-D parameter of the transformer (decoder layers with their EMSDA
-            ``sampling_offsets``/``attention_weights`` weights, FFNs,
-            projections; the keypoint encoder; the query position embedding)
-            Xavier-uniform, EMSDA's per-head value-projection bias
-            Xavier-uniform as an (H, C/H) matrix, the coarse
-            ``fc_coord``/``fc_sigma`` Xavier with gain 1. ``'detr'``:
-            Deformable DETR's scheme as mmcv runs it (zero offset and attention
-            weights, a ring of offset biases), N(0, 1) query embedding,
-            PyTorch's defaults for the FFNs and the self-attention output,
-            coarse layers Xavier with gain 0.01.
+            ``'official'``: as the official code starts (its
+            ``PoseurHead.init_weights`` after the modules' constructors): every
+            ≥ 2-D parameter of the decoder layers, the keypoint encoder and the
+            query position embedding Xavier-uniform (EMSDA's offsets and
+            attention weights too, with the DETR offset ring and zero biases of
+            its constructor kept), EMSDA's value projection drawn as the
+            official (H·C, C/H) and (H, C/H) matrices
+            (:meth:`~mmpose_ext.models.common.EMSDA.init_official`), the
+            keypoint encoder's bias PyTorch's default, the coarse
+            ``fc_coord``/``fc_sigma`` Xavier with gain 1 and PyTorch's default
+            bias, the per-layer branches at PyTorch's default (σ's last weight
+            Xavier gain 0.01) and identical across layers
+            (:meth:`~.query_decoder.PoseurQueryDecoder.init_branches_official`),
+            and the RealNVP flows of the RLE losses at PyTorch's default.
+            ``'detr'``: Deformable DETR's scheme as mmcv runs it (zero offset
+            and attention weights, a ring of offset biases, Xavier value
+            projection), N(0, 1) query embedding, PyTorch's defaults for the
+            FFNs and the self-attention output, coarse layers Xavier with gain
+            0.01, the branches' last layers Xavier gain 0.01 with zero bias,
+            each branch drawn on its own, and MMPose's RealNVP initialisation
+            (Xavier gain 0.01) of the flows.
         fp32_decoder (bool): Under mixed precision run the keypoint encoder and
             the whole query decoder in float32 with autocast off, as the
             official code does (``force_fp32``); False lets autocast run their
@@ -264,10 +274,26 @@ class PoseurHead(BaseHead):
     # ------------------------------------------------------------------
     # initialisation
     def init_weights(self) -> None:
-        """MMEngine's initialisation of the submodules (EMSDA re-applies
-        Deformable DETR's), then this head's ``init_scheme`` on top, as the
-        official ``PoseurTransformer.init_weights`` runs after its modules were
-        built.
+        """MMEngine's ``init_weights``, then this head's ``init_scheme`` again.
+
+        What MMEngine does here: ``BaseModule.init_weights`` calls the
+        ``init_weights`` of direct children only. The head's children that have
+        one are the query decoder (a ``BaseModule`` without its own) and the
+        position encoding (no parameters); the decoder's layers sit in an
+        ``nn.ModuleList``, which has none, so neither EMSDA's ``init_weights``
+        nor the FFNs' are ever called, and the flows (inside ``nn.Module``
+        losses) are not reached either. Every module therefore keeps what its
+        constructor drew, and the scheme applied in ``__init__`` is drawn again
+        here (same distributions, new draws). With ``'detr'`` that leaves the
+        constructors' initialisation, EMSDA's DETR one included.
+
+        What the official code does: its detector's ``init_weights`` calls its
+        ``PoseurHead.init_weights``, which runs
+        ``PoseurTransformer.init_weights`` (Xavier on every ≥ 2-D transformer
+        parameter, level embeddings N(0, 1), a gain-0.01 pass over the coarse
+        layers that never matches because they are not ``nn.Linear``) and two
+        gain-0.01 loops over the branches that never match either (see
+        ``init_scheme`` in the class docstring).
 
         With an ``init_cfg`` (e.g. ``Pretrained``) only that applies.
         """
@@ -288,15 +314,27 @@ class PoseurHead(BaseHead):
                     if p.dim() > 1:
                         nn.init.xavier_uniform_(p)
             for layer in self.query_decoder.layers:
-                # official: a per-head (H, C/H) value-projection bias, ≥ 2-D
-                attn = layer.cross_attn
-                nn.init.xavier_uniform_(
-                    attn.value_proj.bias.view(attn.num_heads, -1))
+                # DETR biases, Xavier matrices, official value projection
+                layer.cross_attn.init_official()
+            # the official pos_trans keeps PyTorch's default bias
+            proj = self.keypoint_encoder.proj
+            fan_in = proj.weight.shape[1]
+            nn.init.uniform_(proj.bias, -fan_in**-0.5, fan_in**-0.5)
             for fc in (coarse.fc_coord, coarse.fc_sigma):
                 nn.init.xavier_uniform_(fc.weight, gain=1.0)
                 # the bias keeps PyTorch's default U(±1/√fan_in)
                 fan_in = fc.weight.shape[1]
                 nn.init.uniform_(fc.bias, -fan_in**-0.5, fan_in**-0.5)
+            self.query_decoder.init_branches_official()
+            # the official code never initialises its RealNVP flows (its
+            # RealNVP._init is never called); MMPose's RealNVP draws Xavier
+            # gain 0.01 in its constructor: back to PyTorch's defaults
+            for loss in (self.coarse_loss, self.decoder_loss):
+                flow = getattr(loss, 'flow_model', None)
+                if isinstance(flow, nn.Module):
+                    for m in flow.modules():
+                        if isinstance(m, nn.Linear):
+                            m.reset_parameters()
         if self.coord_bias_init is not None:
             nn.init.constant_(coarse.fc_coord.bias, self.coord_bias_init)
 

@@ -14,7 +14,10 @@ around the current reference points → norm → FFN (1024) → norm. After laye
 ``coord_l`` is an MLP (``num_reg_fcs`` hidden Linear+ReLU, then Linear → 2),
 ``coord_out_l`` the same shape, ``sigma_l`` ``num_reg_fcs`` Linear layers
 without activation then Linear → 2 (as the code), run as the one affine map it
-is (:class:`~.linear_chain.LinearChain`).
+is (:class:`~.linear_chain.LinearChain`). Each branch is built on its own with
+a small last layer (Xavier gain 0.01, zero bias: the head's ``'detr'`` scheme);
+:meth:`PoseurQueryDecoder.init_branches_official` starts them as the official
+code does instead.
 
 Under autocast the branches run in half precision but their outputs are cast to
 float32 before the update, so reference points, coordinates and σ stay float32
@@ -47,8 +50,9 @@ def _mlp(embed_dims: int, num_hidden: int, activation: bool) -> nn.Sequential:
         if activation:
             layers.append(nn.ReLU())
     last = nn.Linear(embed_dims, 2)
-    # small last layer: at init the refinement starts from the reference and σ
-    # from 0.5
+    # small last layer ('detr' scheme): at init the refinement starts from the
+    # reference and σ from 0.5. The head's 'official' scheme re-draws the
+    # branches (PoseurQueryDecoder.init_branches_official)
     nn.init.xavier_uniform_(last.weight, gain=0.01)
     nn.init.zeros_(last.bias)
     # without activations the branch is one affine map: run it as one
@@ -171,6 +175,49 @@ class PoseurQueryDecoder(BaseModule):
             _mlp(C, num_reg_fcs, True) for _ in range(num_layers))
         self.sigma_branches = nn.ModuleList(
             _mlp(C, num_reg_fcs, False) for _ in range(num_layers))
+
+    @torch.no_grad()
+    def init_branches_official(self) -> None:
+        """Start the branches as the official code does.
+
+        The official head builds one coordinate branch and one σ branch and
+        deep-copies them: its per-layer coordinate branches AND its per-layer
+        coordinate-out branches are all copies of the same coordinate branch,
+        the σ branches copies of the σ branch. Its ``init_weights`` then loops
+        over the branch lists with ``isinstance(m, nn.Linear)``, but the items
+        are ``nn.Sequential`` objects, so the gain-0.01 re-initialisation it
+        means never runs, and no transformer initialisation reaches the
+        branches (they belong to the head). So at the start:
+
+        - every Linear of the coordinate branch has PyTorch's default
+          (weight kaiming-uniform a = √5 and bias U(±1/√fan_in): both bound
+          1/√fan_in, 1/16 at C = 256);
+        - the σ branch's hidden Linear layers have PyTorch's default; its
+          last layer (the official ``Linear_with_norm(C, 2, norm=False)``)
+          draws its weight Xavier-uniform with gain 0.01 in its constructor
+          (bound 0.01·√(6/(C + 2)), 0.00153 at C = 256) and keeps PyTorch's
+          default bias;
+        - all D coordinate and D coordinate-out branches are identical, and
+          so are the D σ branches.
+
+        Here branch 0 of each kind is re-drawn that way and copied into the
+        others (the coordinate branch into every coordinate-out branch too).
+        """
+        coord = self.coord_branches[0]
+        for m in coord.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+        sigma = self.sigma_branches[0]
+        for m in sigma.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+        nn.init.xavier_uniform_(sigma[-1].weight, gain=0.01)
+        for first, copies in ((coord, (*self.coord_branches[1:],
+                                       *self.coord_out_branches)),
+                              (sigma, self.sigma_branches[1:])):
+            for branch in copies:
+                for p, src in zip(branch.parameters(), first.parameters()):
+                    p.copy_(src)
 
     def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor,
                 reference_points: Tensor, spatial_shapes: Sequence,
