@@ -38,12 +38,13 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
+    # the official scale/rotation (see the ResNet-50 config)
     dict(
-        type='RandomBBoxTransform',
-        shift_prob=0.,
-        scale_factor=(0.5, 1.5),
-        rotate_factor=80.,
-        rotate_prob=0.6),
+        type='ClippedNormalBBoxTransform',
+        scale_sigma=0.5,
+        rotate_sigma=40.,
+        rotate_prob=0.6,
+        shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PhotometricDistortion'),
     dict(type='EllipseCutout', prob=1.0, radius_factor=0.2, num_patches=1),

@@ -13,18 +13,14 @@
 #   - SyncBN in the backbone (the official norm_cfg; MMEngine reverts it to BN
 #     when not distributed);
 #   - augmentation: flip 0.5, half body (p 0.3), scale s*clip(randn*0.5 + 1,
-#     0.5, 1.5), rotation
-#     clip(randn*40, -80, 80) with p 0.6, NO random shift. MMPose's
-#     RandomBBoxTransform draws a normal
-#     truncated to +-1 sigma times its factor, so we keep the official support:
-#     scale (0.5, 1.5) and
-#     rotate_factor 80 (+-80 degrees); the shapes inside it differ (the
-#     official scale puts mass exactly on the
-#     bounds, and its rotation std is 40 where ours is 43); shift_prob 0 is
-#     exact;
+#     0.5, 1.5), rotation clip(randn*40, -80, 80) with p 0.6, NO random shift:
+#     the official distribution (ClippedNormalBBoxTransform with the official
+#     scale factor 0.5 and rotation factor 40), not MMPose's
+#     RandomBBoxTransform, whose normal truncated to the same support puts no
+#     mass on the bounds and spreads the rotation wider;
 #   - the head as the official code runs it: RLE losses divided by every
-#     keypoint slot (B*K coarse, B*4*K per
-#     decoder layer), its effective Xavier initialisation, the decoder in
+#     keypoint slot (B*K coarse, B*4*K per decoder layer), the initialisation
+#     the official code starts from (init_scheme='official'), the decoder in
 #     float32 under fp16, scores
 #     1 - mean(sigma), and the official post_process='default' flip fusion
 #     (coordinates and RLE scores
@@ -74,12 +70,14 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale'),  # padding 1.25, as the official
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
+    # official scale_factor 0.5 and rot_factor 40 (MMPose 0.x
+    # TopDownGetRandomScaleRotation): clipped at +-1 and +-2 sigma, no shift
     dict(
-        type='RandomBBoxTransform',
-        shift_prob=0.,
-        scale_factor=(0.5, 1.5),
-        rotate_factor=80.,
-        rotate_prob=0.6),
+        type='ClippedNormalBBoxTransform',
+        scale_sigma=0.5,
+        rotate_sigma=40.,
+        rotate_prob=0.6,
+        shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')

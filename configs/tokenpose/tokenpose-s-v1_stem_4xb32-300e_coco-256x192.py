@@ -26,22 +26,14 @@
 # ImageNet normalisation, RGB) is inherited from MMPose's HRNet-W32 config and
 # matches the official one.
 #
-# Augmentation, what still differs: MMPose's RandomBBoxTransform draws a normal
-# TRUNCATED to +-1 sigma
-# (scipy truncnorm(-1, 1)) times its factor, the official code a normal CLIPPED
-# at +-1 sigma (scale) and
-# +-2 sigma (rotation). We keep the official SUPPORT: scale_factor=(0.65, 1.35)
-# (mean 1, half-width 0.35)
-# and rotate_factor=90 (+-90 degrees). Within it the shapes differ: the
-# official scale puts 31.7% of its
-# mass exactly on 0.65 / 1.35 (std 0.251), ours has no atoms (std 0.189);
-# rotated samples have std 43.2
-# degrees officially (4.6% exactly at +-90), 48.6 with ours (rotate_factor=80
-# would match the std, 43.2,
-# but not the range). Rotation probability 0.6 and no shift (shift_prob=0) are
-# exact; MMPose's half body
-# prefers the upper body with p 0.7 where the official code uses randn < 0.5 (p
-# 0.69).
+# Augmentation: the official scale and rotation are a normal CLIPPED at +-1
+# sigma (scale) and +-2 sigma (rotation), drawn here by
+# ClippedNormalBBoxTransform with the official factors (sf 0.35, rf 45): 31.7%
+# of the scales sit exactly on 0.65 / 1.35, P(|rotation| > 45) = 0.19. MMPose's
+# RandomBBoxTransform would draw a normal TRUNCATED to the same support (no
+# atoms, P(|rotation| > 45) = 0.26). Rotation probability 0.6 and no shift are
+# exact; what still differs: MMPose's half body prefers the upper body with p
+# 0.7 where the official code uses randn < 0.5 (p 0.69).
 _base_ = [
     'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-'
     '210e_coco-256x192.py'
@@ -116,15 +108,14 @@ train_pipeline = [
     dict(type='RandomFlip', direction='horizontal'),  # p 0.5
     # >= 9 visible keypoints, p 0.3, padding 1.5: the official values
     dict(type='RandomHalfBody'),
+    # official sf 0.35, rf 45 (clip +-1 sf, +-2 rf); see the header
     dict(
-        type='RandomBBoxTransform',
-        shift_factor=0.,
-        shift_prob=0.,
-        scale_factor=(0.65, 1.35),
+        type='ClippedNormalBBoxTransform',
+        scale_sigma=0.35,
+        rotate_sigma=45.,
         scale_prob=1.,
-        # official sf 0.35, rf 45 (clip +-2 rf); see the header
-        rotate_factor=90.,
-        rotate_prob=0.6),
+        rotate_prob=0.6,
+        shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),

@@ -44,11 +44,12 @@ def test_official_recipe(path):
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
 
     pipeline = cfg.train_dataloader.dataset.pipeline
-    box = _transform(pipeline, 'RandomBBoxTransform')
-    # official rot_factor 40 clipped at +-80 and scale_factor 0.5: the support
-    # of MMPose's truncated normal
-    assert (box.shift_prob, tuple(box.scale_factor), box.rotate_factor,
-            box.rotate_prob) == (0., (0.5, 1.5), 80., 0.6)
+    box = _transform(pipeline, 'ClippedNormalBBoxTransform')
+    # official rot_factor 40 (clipped at +-80) and scale_factor 0.5 (clipped at
+    # 0.5, 1.5), rotation p 0.6, no shift
+    assert (box.scale_sigma, box.rotate_sigma, box.rotate_prob,
+            box.shift_prob) == (0.5, 40., 0.6, 0.)
+    assert box.get('scale_clip', 1.) == 1. and box.get('rotate_clip', 2.) == 2.
     _transform(pipeline, 'RandomHalfBody')
     flip = _transform(pipeline, 'RandomFlip')
     assert flip.get('prob', 0.5) == 0.5
@@ -65,20 +66,26 @@ def test_official_recipe(path):
     assert head.num_decoder_layers == 6 and cfg.model.test_cfg.flip_test
 
 
-def test_sampled_box_transform_stays_inside_the_official_bounds():
+def test_sampled_box_transform_is_the_official_clipped_normal():
+    """Official: s·clip(1 + 0.5z, 0.5, 1.5), and with p 0.6
+    clip(40z, −80, 80): P(|s − 1| > 0.25) = P(|z| > 0.5) = 0.617, 0.317 of the
+    scales on the bounds, P(|r| > 40) = 0.6·P(|z| > 1) = 0.190."""
     cfg = Config.fromfile(
         str(CONFIGS / 'poseur_res50_8xb32-325e_coco-256x192.py'))
     box = TRANSFORMS.build(
         _transform(cfg.train_dataloader.dataset.pipeline,
-                   'RandomBBoxTransform'))
+                   'ClippedNormalBBoxTransform'))
     np.random.seed(0)
-    offset, scale, rotate = box._get_transform_params.__wrapped__(box, 4000)
+    n = 20000
+    offset, scale, rotate = box._get_transform_params.__wrapped__(box, n)
     assert (offset == 0).all()
-    assert 0.5 <= scale.min() and scale.max() <= 1.5 and abs(scale.mean() -
-                                                             1) < 0.02
+    assert 0.5 <= scale.min() and scale.max() <= 1.5
+    assert abs(np.mean(np.abs(scale - 1) > 0.25) - 0.617) < 0.012
+    assert abs(np.mean((scale == 0.5) | (scale == 1.5)) - 0.317) < 0.012
     rotated = rotate[rotate != 0]
-    assert abs(len(rotated) / 4000 -
-               0.6) < 0.03 and np.abs(rotated).max() <= 80
+    assert abs(len(rotated) / n - 0.6) < 0.012
+    assert np.abs(rotated).max() <= 80
+    assert abs(np.mean(np.abs(rotate) > 40) - 0.190) < 0.012
 
 
 def test_hrnet_w48_384x288_adds_photometric_distortion_and_cutout(

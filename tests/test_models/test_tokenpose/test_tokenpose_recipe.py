@@ -5,8 +5,9 @@ lib/dataset/JointsDataset.py, tools/train.py): no warm-up, Adam 1e-3 stepped at
 at p 0.6, no shift, DarkPose targets/decoding, flip test without shift.
 
 The bbox transform is built from the config and its sampled scales/rotations
-are checked numerically against the official clip bounds (what MMPose's
-truncated normal changes inside them is pinned too).
+are checked numerically against the official clipped normal (support, mass on
+the bounds, tail probabilities, spread) and a sampler written from the official
+formulas.
 """
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def test_pipeline_carries_the_official_augmentation(cfg):
     pipeline = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
     assert pipeline == [
         'LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'RandomHalfBody',
-        'RandomBBoxTransform', 'TopdownAffine', 'GenerateTarget',
+        'ClippedNormalBBoxTransform', 'TopdownAffine', 'GenerateTarget',
         'PackPoseInputs'
     ]
     flip = _transform(cfg, 'RandomFlip')
@@ -78,12 +79,14 @@ def test_pipeline_carries_the_official_augmentation(cfg):
     assert half.get('min_total_keypoints', 9) == 9 and half.get('prob',
                                                                 0.3) == 0.3
     assert half.get('padding', 1.5) == 1.5
-    bbox = _transform(cfg, 'RandomBBoxTransform')
+    bbox = _transform(cfg, 'ClippedNormalBBoxTransform')
     assert bbox['shift_prob'] == 0.  # the official code never shifts the box
-    assert tuple(
-        bbox['scale_factor']) == SCALE_RANGE and bbox['scale_prob'] == 1.
-    assert bbox['rotate_factor'] == ROT_RANGE[1] and bbox[
-        'rotate_prob'] == ROT_PROB
+    assert (bbox['scale_sigma'], bbox['rotate_sigma']) == (SCALE_FACTOR,
+                                                           ROT_FACTOR)
+    assert bbox['scale_prob'] == 1. and bbox['rotate_prob'] == ROT_PROB
+    # clipped at +-1 sigma (scale) and +-2 sigma (rotation)
+    assert bbox.get('scale_clip', 1.) == 1. and bbox.get('rotate_clip',
+                                                         2.) == 2.
     assert _transform(cfg, 'GetBBoxCenterScale').get('padding', 1.25) == 1.25
 
 
@@ -110,7 +113,8 @@ def _official_samples(rng, n):
 def test_sampled_scale_and_rotation_stay_in_the_official_ranges(cfg):
     n = 20000
     with DefaultScope.overwrite_default_scope('mmpose'):
-        transform = TRANSFORMS.build(_transform(cfg, 'RandomBBoxTransform'))
+        transform = TRANSFORMS.build(
+            _transform(cfg, 'ClippedNormalBBoxTransform'))
     np.random.seed(0)
     centers = np.tile(np.array([[100., 80.]], dtype=np.float32), (n, 1))
     scales = np.tile(np.array([[120., 160.]], dtype=np.float32), (n, 1))
@@ -130,18 +134,18 @@ def test_sampled_scale_and_rotation_stay_in_the_official_ranges(cfg):
     rotated = r[r != 0]
     assert abs(len(rotated) / n - ROT_PROB) < 0.015
 
-    # the official sampler has the same support; inside it MMPose's truncated
-    # normal is narrower for the scale and wider for the rotation (the configs'
-    # header comments quote these numbers)
+    # the official clipped normal, in ours and in a sampler written from the
+    # official formulas: P(|z| > 1) = 0.317 of the scales on the bounds (std
+    # 0.251), P(|s - 1| > 0.175) = 0.617, P(|r| > 45) = 0.6 * 0.317 = 0.190,
+    # rotated std 43.2 (MMPose's truncated normal on the same support: no
+    # atoms, std 0.189, P(|r| > 45) = 0.263, rotated std 48.6)
     off_s, off_r = _official_samples(np.random.default_rng(0), n)
     assert off_s.min() == SCALE_RANGE[0] and off_s.max() == SCALE_RANGE[1]
-    # atoms
-    assert abs(
-        np.mean((off_s == SCALE_RANGE[0]) | (off_s == SCALE_RANGE[1])) -
-        0.317) < 0.015
-    # none in ours
-    assert not np.any((s == SCALE_RANGE[0]) | (s == SCALE_RANGE[1]))
-    assert abs(off_s.std() - 0.251) < 0.005 and abs(s.std() - 0.189) < 0.005
-    off_rotated = off_r[off_r != 0]
-    assert abs(off_rotated.std() - 43.2) < 1.0 and abs(rotated.std() -
-                                                       48.6) < 1.0
+    lo, hi = np.float32(SCALE_RANGE[0]), np.float32(SCALE_RANGE[1])
+    for scale, rot, low, high in ((off_s, off_r, *SCALE_RANGE), (s, r, lo,
+                                                                 hi)):
+        assert abs(np.mean((scale == low) | (scale == high)) - 0.317) < 0.015
+        assert abs(scale.std() - 0.251) < 0.005
+        assert abs(np.mean(np.abs(scale - 1) > 0.175) - 0.617) < 0.015
+        assert abs(np.mean(np.abs(rot) > 45) - 0.190) < 0.015
+        assert abs(rot[rot != 0].std() - 43.2) < 1.0
