@@ -325,8 +325,11 @@ class SCAIPoseEstimator(BaseModel):
         #: fallbacks to the frozen H_D since construction, per reason
         self.fallback_counts = dict.fromkeys(FALLBACK_REASONS, 0)
         self.metainfo = TopdownPoseEstimator._load_metainfo(metainfo)
-        # which of Φ / Γ trains on the next alternating iteration
-        self._phi_gamma_iter = 0
+        # stage-1 steps taken: which of Φ / Γ trains on the next alternating
+        # iteration. A buffer, so that a checkpoint carries it and a run
+        # resumed at an odd iteration goes on with the right network
+        self.register_buffer('phi_gamma_steps',
+                             torch.zeros((), dtype=torch.long))
         self._set_trainable()
 
     # -------------------------------------------------------------------------------------
@@ -371,6 +374,14 @@ class SCAIPoseEstimator(BaseModel):
         in_channels = head.in_channels
         return in_channels[-1] if isinstance(in_channels,
                                              (list, tuple)) else in_channels
+
+    def _load_from_state_dict(self, state_dict, prefix, *args,
+                              **kwargs) -> None:
+        # checkpoints written before the step counter was saved: start it at
+        # 0 (what those runs did on resuming) instead of a missing key
+        state_dict.setdefault(prefix + 'phi_gamma_steps',
+                              torch.zeros((), dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _set_trainable(self) -> None:
         stage = self.train_cfg['stage']
@@ -771,9 +782,10 @@ class SCAIPoseEstimator(BaseModel):
     def _loss_phi_gamma(self, nodes, f, gt_root, gt_distal, w_root,
                         w_distal) -> Dict[str, Tensor]:
         alternate = self.train_cfg['alternate']
-        train_phi = not alternate or self._phi_gamma_iter % 2 == 0
-        train_gamma = not alternate or self._phi_gamma_iter % 2 == 1
-        self._phi_gamma_iter += 1
+        step = int(self.phi_gamma_steps)
+        train_phi = not alternate or step % 2 == 0
+        train_gamma = not alternate or step % 2 == 1
+        self.phi_gamma_steps += 1
         losses = dict()
         source = self.train_cfg['gamma_distal_input']
         d_hat = None
