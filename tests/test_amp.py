@@ -33,12 +33,8 @@ MMPOSE_FAILS = {
     'mmpose-rle':
     'MMPose 1.3.2 RLEHead.loss: keypoint_pck_accuracy(to_numpy(bf16 '
     'coordinates))',
-    # ours only in its loss and codec, which are float32 islands
-    # (tests/test_models/test_common): the head is MMPose's RLEHead, and it
-    # fails as above. fp16 on a GPU is unaffected (numpy has float16).
-    'rle-flow':
-    'MMPose 1.3.2 RLEHead.loss: keypoint_pck_accuracy(to_numpy(bf16 '
-    'coordinates))',
+    # (rle-flow, ours, trains: its Float32RLEHead runs RLEHead's layers in
+    # float32, so the accuracy sees float32.)
 }
 
 

@@ -30,6 +30,21 @@ def _run_rle_flow_loss(loss):
                 pred.detach() + 0.05, torch.ones(3, 17, 1)), (pred, sigma)
 
 
+def _run_float32_rle_head(head):
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+    samples = []
+    for _ in range(3):
+        sample = PoseDataSample(
+            metainfo=dict(flip_indices=list(range(5)), input_size=(48, 64)))
+        sample.gt_instance_labels = InstanceData(
+            keypoint_labels=torch.rand(1, 5, 2),
+            keypoint_weights=torch.ones(1, 5))
+        samples.append(sample)
+    feats = torch.randn(3, 8, requires_grad=True)
+    return head.loss((feats, ), samples)['loss_kpt'], (feats, )
+
+
 def _run_scorer(scorer):
     sigma = (torch.rand(3, 17, 2) * 0.3 + 0.01).requires_grad_(True)
     return scorer(sigma).sum(), (sigma, )
@@ -302,6 +317,13 @@ MODEL_CASES = {
     'RLEFlowLoss': (dict(type='RLEFlowLoss',
                          use_target_weight=True), _run_rle_flow_loss),
     'LaplaceIntegralScorer': (dict(type='LaplaceIntegralScorer'), _run_scorer),
+    'Float32RLEHead': (dict(
+        type='Float32RLEHead',
+        in_channels=8,
+        num_joints=5,
+        loss=dict(type='RLEFlowLoss', use_target_weight=True),
+        decoder=dict(type='RegressionLabel',
+                     input_size=(48, 64))), _run_float32_rle_head),
     'SCAIPredictionNet': (dict(
         type='SCAIPredictionNet',
         in_channels=6,

@@ -22,6 +22,10 @@ codec = dict(
 
 model = dict(
     head=dict(
+        # ours: MMPose's RLEHead with its layers in float32 under autocast
+        # (RLEHead's numpy accuracy stops under CPU bfloat16); RLEHead
+        # otherwise
+        type='Float32RLEHead',
         loss=dict(
             _delete_=True,
             type='RLEFlowLoss',

@@ -1,5 +1,5 @@
 from .backbones import EfficientNetLite
-from .common import EMSDA, LaplaceIntegralScorer, RLEFlowLoss
+from .common import EMSDA, Float32RLEHead, LaplaceIntegralScorer, RLEFlowLoss
 from .coord_cls import (CoordMLELoss, DynamicCoordinateClassifier,
                         RTMOSineCCHead, SineCoordClsHead)
 from .poseur import PoseurHead
@@ -10,9 +10,9 @@ from .tokenpose import (TokenPoseHead, TokenPoseImageInput, TokenPoseLHead,
 
 __all__ = [
     'CoordMLELoss', 'DynamicCoordinateClassifier', 'EfficientNetLite', 'EMSDA',
-    'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss', 'RTMOSineCCHead',
-    'SCAICorrectionLoss', 'SCAICorrectionNet', 'SCAIFeedbackNet',
-    'SCAIHeatmapLoss', 'SCAIPoseEstimator', 'SCAIPredictionNet',
-    'SineCoordClsHead', 'TokenPoseHead', 'TokenPoseImageInput',
-    'TokenPoseLHead', 'TokenPoseStem'
+    'Float32RLEHead', 'LaplaceIntegralScorer', 'PoseurHead', 'RLEFlowLoss',
+    'RTMOSineCCHead', 'SCAICorrectionLoss', 'SCAICorrectionNet',
+    'SCAIFeedbackNet', 'SCAIHeatmapLoss', 'SCAIPoseEstimator',
+    'SCAIPredictionNet', 'SineCoordClsHead', 'TokenPoseHead',
+    'TokenPoseImageInput', 'TokenPoseLHead', 'TokenPoseStem'
 ]

@@ -43,7 +43,7 @@ def test_benchmark_iterations_two_seeds(repo_root, tmp_path):
                 f'{split}/PCK@0.1'] <= row[f'{split}/PCK@0.2']
             assert row[f'{split}/err/box'] >= 0.0
     plain, one_minus_sigma = rows[:2]
-    assert plain['head'] == 'RLEHead' and plain['backbone'] == 'lite0'
+    assert plain['head'] == 'Float32RLEHead' and plain['backbone'] == 'lite0'
     assert plain['iters'] == 4 and plain['train_s'] > 0
     # validated twice on the way
     assert [p['iter'] for p in plain['curve']] == [2, 4]

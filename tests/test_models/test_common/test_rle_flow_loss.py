@@ -262,10 +262,10 @@ def test_non_finite_input_is_named_before_the_flow(name, bad):
         loss(**inputs)
 
 
-def _rle_head(**loss):
+def _rle_head(type='RLEHead', **loss):
     return MODELS.build(
         dict(
-            type='RLEHead',
+            type=type,
             in_channels=8,
             num_joints=5,
             loss=dict(type='RLEFlowLoss', use_target_weight=True, **loss),
@@ -312,7 +312,7 @@ def test_with_mmpose_rle_head_under_bf16():
     per keypoint) by about that relative amount; we allow eps (measured: ≤ 2e-3
     over 5 seeds). MMPose's RLEHead.loss itself then fails under CPU bf16 in
     its accuracy step (``to_numpy`` of a bf16 tensor: numpy has no bfloat16),
-    outside this loss.
+    outside this loss; ``Float32RLEHead`` (below) trains there.
     """
     torch.manual_seed(0)
     head = _rle_head()
@@ -335,6 +335,57 @@ def test_with_mmpose_rle_head_under_bf16():
         got.item(), expected.item())
     got.backward()
     assert torch.isfinite(feats.grad).all()
+
+
+def test_float32_rle_head_is_rle_head_outside_autocast():
+    """Same weights, same outputs, losses and predictions as MMPose's
+    RLEHead."""
+    torch.manual_seed(0)
+    ours = _rle_head('Float32RLEHead')
+    theirs = _rle_head()
+    theirs.load_state_dict(ours.state_dict())
+    feats = (torch.randn(3, 8), )
+    assert torch.equal(ours(feats), theirs(feats))
+    samples = _rle_samples(3)
+    torch.manual_seed(1)
+    a = ours.loss(feats, samples)
+    torch.manual_seed(1)
+    b = theirs.loss(feats, samples)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_float32_rle_head_trains_and_predicts_under_cpu_bf16():
+    """Under CPU bf16 autocast MMPose's RLEHead.loss stops in numpy (no
+    bfloat16); Float32RLEHead's forward is float32, so its loss, backward and
+    prediction work, within bf16's rounding of the features of the float32
+    loss."""
+    torch.manual_seed(0)
+    head = _rle_head('Float32RLEHead')
+    mmpose_head = _rle_head()
+    mmpose_head.load_state_dict(head.state_dict())
+    feats = torch.randn(4, 8)
+    samples = _rle_samples(4)
+    expected = head.loss((feats, ), samples)['loss_kpt']
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        with pytest.raises(TypeError, match='BFloat16'):
+            mmpose_head.loss((feats.bfloat16(), ), samples)
+        # features as an autocast backbone hands them over: bf16
+        x = feats.bfloat16().requires_grad_()
+        out = head((x, ))
+        losses = head.loss((x, ), samples)
+        preds = head.eval().predict([(x, ), (x, )], samples,
+                                    dict(flip_test=True))
+    assert out.dtype == torch.float32
+    got = losses['loss_kpt']
+    # the features rounded to bf16 (relative eps/2 each) move the O(1)
+    # per-keypoint loss terms by about that much
+    eps = torch.finfo(torch.bfloat16).eps
+    assert abs(got.item() -
+               expected.item()) <= 4 * eps * abs(expected.item()), (
+                   got.item(), expected.item())
+    got.backward()
+    assert torch.isfinite(x.grad).all() and x.grad.dtype == torch.bfloat16
+    assert len(preds) == 4 and np.isfinite(preds[0].keypoints).all()
 
 
 def test_nan_prediction_from_rle_head_names_the_loss_and_input():
