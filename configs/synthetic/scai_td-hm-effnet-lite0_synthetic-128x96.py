@@ -34,7 +34,9 @@ model = dict(
     # none). Ours, from the learning check's setting (frozen distal PCK@0.1
     # 0.308, SCAI without adaptation 0.342): the paper's lr and objective
     # 0.298, lr 1e-3 alone 0.312, lr 1e-3 + anchor 1 0.342 (3e-3: 0.329;
-    # anchor 10: 0.338). The benchmark also tests the paper's ('+TTA paper').
+    # anchor 10: 0.338). The benchmark also tests the paper's ('+TTA paper'):
+    # at its scale both still lower the corrected keypoints (held-out distal
+    # PCK@0.1 0.572 ours, 0.534 paper's, frozen 0.604; docs/benchmark_scai.md).
     test_cfg=dict(
         keep='feedback',
         adapt=dict(
