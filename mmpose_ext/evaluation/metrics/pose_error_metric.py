@@ -26,12 +26,14 @@ from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get_local_path, load
 from mmengine.logging import MMLogger
 from mmengine.structures import BaseDataElement
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.registry import METRICS
+from mmpose.structures.bbox import bbox_overlaps
 
 from mmpose_ext.models.common.instance_arrays import as_array, visibility
 
@@ -306,9 +308,15 @@ class BoxNormalizedPoseMetric(BaseMetric):
         records, unmatched, missed = [], 0, 0
         for img_id, dets in by_image.items():
             gts = people.get(img_id, [])
+            dets = sorted(dets, key=lambda d: -d['score'])
+            # (D, G) box IoU of every detection / person (MMPose's)
+            ious = bbox_overlaps(
+                torch.as_tensor(np.stack([d['box'] for d in dets])),
+                torch.as_tensor(
+                    np.array([g['box'] for g in gts],
+                             dtype=np.float64).reshape(-1, 4))).numpy()
             taken = np.zeros(len(gts), dtype=bool)
-            for det in sorted(dets, key=lambda d: -d['score']):
-                iou = np.array([box_iou(det['box'], g['box']) for g in gts])
+            for det, iou in zip(dets, ious):
                 iou[taken] = -1.0  # (G,) each person matched at most once
                 best = int(iou.argmax()) if len(gts) else -1
                 if best < 0 or iou[best] < self.match_iou:
@@ -373,13 +381,3 @@ class BoxNormalizedPoseMetric(BaseMetric):
         metrics['num_skipped'] = len(results) - len(kept)
         metrics.update(counts)
         return metrics
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xyxy boxes (4,)."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] -
-                                                             b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
